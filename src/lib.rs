@@ -1,0 +1,14 @@
+//! # dpo-oracle
+//!
+//! A verified-math reference implementation and test oracle for Direct Preference Optimization
+//! (Rafailov et al., 2023, arXiv:2305.18290).
+//!
+//! The layout follows the paper's derivation chain; every formula is written once against
+//! [`scalar::Real`] and evaluated with `f64`, differentiated with the reverse-mode tape in
+//! [`autodiff`], and cross-checked with forward-mode dual numbers and finite differences.
+
+pub mod autodiff;
+pub mod numdiff;
+pub mod prec;
+pub mod scalar;
+pub mod verify;

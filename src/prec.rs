@@ -1,0 +1,89 @@
+//! Named tolerances, each with the reason for its size.
+//!
+//! Tests and the self-verification table take their tolerances from here, so that a tolerance
+//! is stated (and justified) once.
+
+/// Unit roundoff of `f64`: $u = 2^{-53}$.
+pub const UNIT_ROUNDOFF: f64 = f64::EPSILON / 2.0;
+
+/// Relative error allowed between two evaluations of the same derivative by different exact
+/// methods (reverse tape, forward duals, closed form) of an elementary function: each is within
+/// a few ulps of the true value (libm's exp/ln are faithfully rounded, ≤ 1 ulp; the rules chain
+/// at most ~4 roundings), so 16 ulps of `f64::EPSILON` leaves a margin of 2 to 4.
+pub const ELEMENTARY_ULPS: f64 = 16.0;
+
+/// Relative error allowed between exact methods on a composite (a softmax log-probability, a
+/// pair's DPO loss): the composite sums O(n) terms, each rounded, and its condition number is
+/// bounded by the problem's sizes (n ≤ 64 responses here), so we allow 2¹⁰ ulps ≈ 2.3e-13.
+pub const COMPOSITE_REL: f64 = 1024.0 * f64::EPSILON;
+
+/// Central differences with step h have truncation error $h^2 f'''/6$; one Richardson step
+/// (steps h and h/2) cancels it to $O(h^4)$ and rounding contributes ≈ $u |f| / h$. With the
+/// relative step $h = 10^{-3}\max(1, |x|)$ the total is ≈ 1e-12 · scale for smooth functions
+/// with bounded fifth derivative on the interval; we allow 1e-8 relative (to
+/// $\max(1, |f'|)$), which still fails any wrong derivative rule by orders of magnitude.
+pub const FINITE_DIFFERENCE_REL: f64 = 1e-8;
+
+/// Relative error of `a` against `b`, measured against `max(|b|, floor)`.
+///
+/// `floor` keeps the measure meaningful where the reference is (close to) zero: there the error
+/// is absolute. Two NaNs agree (both propagated); a NaN against a number is infinitely wrong,
+/// and so are infinities of different sign or an infinity against a finite number.
+pub fn rel_error(a: f64, b: f64, floor: f64) -> f64 {
+    if a.is_nan() && b.is_nan() {
+        return 0.0;
+    }
+    if a.is_nan() || b.is_nan() {
+        return f64::INFINITY;
+    }
+    if a.is_infinite() || b.is_infinite() {
+        return if a == b { 0.0 } else { f64::INFINITY };
+    }
+    (a - b).abs() / b.abs().max(floor)
+}
+
+/// Distance in units in the last place between two finite `f64` (0 for equal values,
+/// including +0 and −0); `u64::MAX` if either is NaN or they differ in sign of infinity.
+pub fn ulps(a: f64, b: f64) -> u64 {
+    if a.is_nan() || b.is_nan() {
+        return u64::MAX;
+    }
+    if a == b {
+        return 0;
+    }
+    // Map the sign-magnitude bit pattern onto a monotone integer line.
+    let key = |x: f64| {
+        let bits = x.to_bits() as i64;
+        if bits < 0 {
+            i64::MIN - bits
+        } else {
+            bits
+        }
+    };
+    key(a).abs_diff(key(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ulps_counts_representable_steps() {
+        assert_eq!(ulps(1.0, 1.0 + f64::EPSILON), 1);
+        assert_eq!(ulps(-0.0, 0.0), 0);
+        assert_eq!(
+            ulps(f64::MIN_POSITIVE, -f64::MIN_POSITIVE),
+            2 * (1u64 << 52)
+        );
+        assert_eq!(ulps(1.0, f64::NAN), u64::MAX);
+    }
+
+    #[test]
+    fn rel_error_handles_non_finite() {
+        assert_eq!(rel_error(f64::NAN, f64::NAN, 1.0), 0.0);
+        assert_eq!(rel_error(1.0, f64::NAN, 1.0), f64::INFINITY);
+        assert_eq!(rel_error(f64::INFINITY, f64::INFINITY, 1.0), 0.0);
+        assert_eq!(rel_error(f64::INFINITY, 1.0, 1.0), f64::INFINITY);
+        assert_eq!(rel_error(1.5, 1.0, 1.0), 0.5);
+    }
+}
