@@ -12,3 +12,5 @@ pub mod numdiff;
 pub mod prec;
 pub mod scalar;
 pub mod verify;
+#[cfg(feature = "cuda")]
+pub mod cuda;

@@ -1,0 +1,165 @@
+//! The typed error of the GPU path: bad input found before any launch, or a failed CUDA call
+//! with the driver's own name and message.
+
+use std::fmt::{self, Write as _};
+
+/// Everything the GPU path can report instead of a result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CudaError {
+    /// The driver could not be initialised: no driver (the link-time stub library answered),
+    /// no device, or a driver too old. Callers that merely probe for a GPU treat this as "skip".
+    DriverUnavailable {
+        /// The driver's result code of `cuInit` (34: stub library, 100: no device, 35: driver too old).
+        code: u32,
+        /// What that code means.
+        reason: &'static str,
+    },
+    /// A CUDA driver call failed.
+    Driver {
+        /// The operation that failed.
+        call: &'static str,
+        /// The driver's error, by name (codes newer than the bindings read `UnknownError`).
+        name: String,
+        /// The driver's message for it.
+        message: String,
+    },
+    /// Two inputs that must have the same length do not.
+    LengthMismatch {
+        /// Which input.
+        what: &'static str,
+        /// The length it must have.
+        expected: usize,
+        /// The length it has.
+        got: usize,
+    },
+    /// Logits whose shape is not the one the computation was prepared for.
+    ShapeMismatch {
+        /// `[batch, time, vocabulary]` of the preparation.
+        expected: [usize; 3],
+        /// `[batch, time, vocabulary]` of the logits passed.
+        got: [usize; 3],
+    },
+    /// Logits of another storage type than the computation was prepared for.
+    LogitsTypeMismatch,
+    /// A batch (of pairs, or of sequences) with no element, or sequences of length 0.
+    EmptyBatch,
+    /// Logits with a vocabulary of size 0.
+    EmptyVocabulary,
+    /// The causal shift needs at least two positions per sequence.
+    TooShortForShift {
+        /// The sequence length given.
+        time: usize,
+    },
+    /// A scored label outside `0..vocab`.
+    LabelOutOfRange {
+        /// Sequence index.
+        batch: usize,
+        /// Position of the label in the sequence.
+        pos: usize,
+        /// The label.
+        label: i64,
+        /// The vocabulary size.
+        vocab: usize,
+    },
+    /// A size beyond what the kernels index (grid or 32-bit label limits).
+    TooLarge {
+        /// Which size.
+        what: &'static str,
+        /// Its value.
+        value: usize,
+        /// The largest value supported.
+        limit: usize,
+    },
+    /// The buffers needed exceed the device memory that is free.
+    InsufficientDeviceMemory {
+        /// Bytes the operation would allocate.
+        needed: usize,
+        /// Bytes free on the device.
+        free: usize,
+    },
+    /// A loss parameter outside its range.
+    InvalidParameter {
+        /// The parameter.
+        name: &'static str,
+        /// Its value.
+        value: f64,
+        /// The allowed range.
+        allowed: &'static str,
+    },
+    /// The backward pass was asked for before its prerequisite (forward pass, upstream gradient).
+    MissingStep {
+        /// What has to happen first.
+        needed: &'static str,
+    },
+}
+
+impl fmt::Display for CudaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CudaError::DriverUnavailable { code, reason } => {
+                write!(f, "CUDA driver unavailable (cuInit returned {code}: {reason})")
+            }
+            CudaError::Driver { call, name, message } => {
+                write!(f, "CUDA call {call} failed: {name}: {message}")
+            }
+            CudaError::LengthMismatch { what, expected, got } => {
+                write!(f, "{what} has length {got}, expected {expected}")
+            }
+            CudaError::ShapeMismatch { expected, got } => {
+                write!(f, "logits of shape {got:?}, prepared for {expected:?}")
+            }
+            CudaError::LogitsTypeMismatch => {
+                write!(f, "logits of another type than the computation was prepared for")
+            }
+            CudaError::EmptyBatch => write!(f, "empty batch"),
+            CudaError::EmptyVocabulary => write!(f, "vocabulary of size 0"),
+            CudaError::TooShortForShift { time } => {
+                write!(f, "sequence length {time} is too short for the causal shift (needs ≥ 2)")
+            }
+            CudaError::LabelOutOfRange { batch, pos, label, vocab } => write!(
+                f,
+                "label {label} at sequence {batch}, position {pos} is outside 0..{vocab}"
+            ),
+            CudaError::TooLarge { what, value, limit } => {
+                write!(f, "{what} = {value} exceeds the supported {limit}")
+            }
+            CudaError::InsufficientDeviceMemory { needed, free } => write!(
+                f,
+                "needs {needed} bytes of device memory, {free} bytes are free"
+            ),
+            CudaError::InvalidParameter { name, value, allowed } => {
+                write!(f, "parameter {name} = {value} is outside {allowed}")
+            }
+            CudaError::MissingStep { needed } => write!(f, "{needed} must come first"),
+        }
+    }
+}
+
+impl std::error::Error for CudaError {}
+
+/// Turns a failed cust call into [`CudaError::Driver`], naming the operation.
+pub(crate) fn driver(call: &'static str) -> impl FnOnce(cust::error::CudaError) -> CudaError {
+    move |e| {
+        // cust's Display asks the driver for the message; with no driver it fails, so fall back.
+        let mut message = String::new();
+        if write!(message, "{e}").is_err() {
+            message = "the driver gave no message".to_string();
+        }
+        CudaError::Driver {
+            call,
+            name: format!("{e:?}"),
+            message: message.trim_matches('"').to_string(),
+        }
+    }
+}
+
+/// The meaning of a `cuInit` result code that leaves no usable driver.
+pub(crate) fn init_failure(code: u32) -> &'static str {
+    match code {
+        34 => "the stub library was loaded instead of a driver",
+        35 => "the driver is older than the CUDA version required",
+        100 => "no CUDA-capable device is detected",
+        3 => "the driver is not initialised",
+        _ => "the driver could not be initialised",
+    }
+}

@@ -1,0 +1,482 @@
+//! Fused sequence log-probabilities on the GPU (kernels in `kernels/logps.cu`).
+//!
+//! For logits $x \in \mathbb{R}^{B\times T\times V}$ and labels $y \in \mathbb{Z}^{B\times T}$, with the
+//! causal shift (position $t$ predicts label $t+1$) the sequence log-probability is
+//! $\log p_b = \sum_{t \in S_b} \big(x_{b,t,y_{b,t+1}} - \mathrm{lse}(x_{b,t,:})\big)$ over the scored
+//! positions $S_b$ (label ≠ `ignore_index` and mask true), divided by $|S_b|$ under
+//! [`Reduction::Mean`]. One block reads each scored row once with an online log-sum-exp; unscored
+//! rows are not read. The backward pass writes
+//! $\partial(\sum_b g_b \log p_b)/\partial x_{b,t,v} = g_b\,(\mathrm{softmax}(x_{b,t,:})_v - [v = y_{b,t+1}])$
+//! (divided by $|S_b|$ under the mean) on scored rows and 0 elsewhere, from the row's
+//! log-sum-exp saved by the forward pass: it reads the logits once and writes the gradient once.
+
+use super::error::driver;
+use super::{arg, download, poison, Bf16, CudaError, Gpu, Result};
+use cust::memory::DeviceBuffer;
+
+/// How a sequence's token log-probabilities are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduction {
+    /// Sum over scored tokens.
+    Sum,
+    /// Sum divided by the number of scored tokens.
+    Mean,
+}
+
+/// What [`Reduction::Mean`] gives a sequence with no scored token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyRule {
+    /// 0/0 = NaN (the authors' code).
+    Nan,
+    /// The count is clamped to 1, so the mean is 0 (TRL).
+    ClampToOne,
+}
+
+/// Precision of the kernels' arithmetic and accumulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accumulation {
+    /// f32 throughout (exponentials by `exp2f`, about 2 ulp).
+    F32,
+    /// f64 throughout (logits widened exactly on load).
+    F64,
+}
+
+/// Options of the GPU log-probabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogpsOptions {
+    /// Causal shift: logits at position t score the label at t + 1.
+    pub shift: bool,
+    /// Sum or mean over scored tokens.
+    pub reduction: Reduction,
+    /// The mean of an empty sequence.
+    pub empty: EmptyRule,
+    /// Labels equal to this are not scored.
+    pub ignore_index: i64,
+    /// Arithmetic precision.
+    pub accumulation: Accumulation,
+}
+
+impl Default for LogpsOptions {
+    fn default() -> Self {
+        LogpsOptions {
+            shift: true,
+            reduction: Reduction::Sum,
+            empty: EmptyRule::Nan,
+            ignore_index: -100,
+            accumulation: Accumulation::F32,
+        }
+    }
+}
+
+/// Storage type of logits on the device (the gradient has the same type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogitsType {
+    /// IEEE single precision.
+    F32,
+    /// bfloat16.
+    Bf16,
+}
+
+enum LogitsData {
+    F32(DeviceBuffer<f32>),
+    Bf16(DeviceBuffer<u16>),
+}
+
+/// Logits `[batch, time, vocab]` resident on the device.
+pub struct DeviceLogits {
+    data: LogitsData,
+    shape: [usize; 3],
+}
+
+fn check_shape(shape: [usize; 3]) -> Result<usize> {
+    let [b, t, v] = shape;
+    if b == 0 || t == 0 {
+        return Err(CudaError::EmptyBatch);
+    }
+    if v == 0 {
+        return Err(CudaError::EmptyVocabulary);
+    }
+    if v > i32::MAX as usize {
+        return Err(CudaError::TooLarge { what: "vocabulary", value: v, limit: i32::MAX as usize });
+    }
+    let rows = b.checked_mul(t).unwrap_or(usize::MAX);
+    if rows > i32::MAX as usize {
+        return Err(CudaError::TooLarge { what: "batch × time", value: rows, limit: i32::MAX as usize });
+    }
+    Ok(rows.checked_mul(v).unwrap_or(usize::MAX))
+}
+
+fn elem_bytes(dtype: LogitsType) -> usize {
+    match dtype {
+        LogitsType::F32 => 4,
+        LogitsType::Bf16 => 2,
+    }
+}
+
+impl DeviceLogits {
+    /// Uploads f32 logits of the given shape.
+    pub fn from_f32(gpu: &Gpu, host: &[f32], shape: [usize; 3]) -> Result<DeviceLogits> {
+        let n = check_shape(shape)?;
+        if host.len() != n {
+            return Err(CudaError::LengthMismatch { what: "logits", expected: n, got: host.len() });
+        }
+        gpu.ensure_free(n.saturating_mul(4))?;
+        Ok(DeviceLogits { data: LogitsData::F32(gpu.upload(host)?), shape })
+    }
+
+    /// Uploads bf16 logits of the given shape.
+    pub fn from_bf16(gpu: &Gpu, host: &[Bf16], shape: [usize; 3]) -> Result<DeviceLogits> {
+        let n = check_shape(shape)?;
+        if host.len() != n {
+            return Err(CudaError::LengthMismatch { what: "logits", expected: n, got: host.len() });
+        }
+        gpu.ensure_free(n.saturating_mul(2))?;
+        let bits: Vec<u16> = host.iter().map(|b| b.0).collect();
+        Ok(DeviceLogits { data: LogitsData::Bf16(gpu.upload(&bits)?), shape })
+    }
+
+    /// Logits drawn on the device, uniform in `[lo, hi)` (rounded to bf16 for that type).
+    pub fn random(
+        gpu: &Gpu,
+        dtype: LogitsType,
+        shape: [usize; 3],
+        seed: u64,
+        lo: f64,
+        hi: f64,
+    ) -> Result<DeviceLogits> {
+        let n = check_shape(shape)?;
+        gpu.ensure_free(n.saturating_mul(elem_bytes(dtype)))?;
+        let data = match dtype {
+            LogitsType::F32 => {
+                let mut buf = gpu.buffer::<f32>(n)?;
+                gpu.fill_uniform("fill_uniform_f32", &mut buf, seed, lo, hi)?;
+                LogitsData::F32(buf)
+            }
+            LogitsType::Bf16 => {
+                let mut buf = gpu.buffer::<u16>(n)?;
+                gpu.fill_uniform("fill_uniform_bf16", &mut buf, seed, lo, hi)?;
+                LogitsData::Bf16(buf)
+            }
+        };
+        Ok(DeviceLogits { data, shape })
+    }
+
+    /// `[batch, time, vocab]`.
+    pub fn shape(&self) -> [usize; 3] {
+        self.shape
+    }
+
+    /// Storage type.
+    pub fn dtype(&self) -> LogitsType {
+        match self.data {
+            LogitsData::F32(_) => LogitsType::F32,
+            LogitsData::Bf16(_) => LogitsType::Bf16,
+        }
+    }
+
+    /// Bytes of the logits.
+    pub fn bytes(&self) -> usize {
+        self.shape.iter().product::<usize>() * elem_bytes(self.dtype())
+    }
+
+    /// The logits, downloaded and widened exactly to f64.
+    pub fn to_host(&self, gpu: &Gpu) -> Result<Vec<f64>> {
+        gpu.synchronize()?;
+        let n = self.shape.iter().product();
+        Ok(match &self.data {
+            LogitsData::F32(b) => download(b, n)?.into_iter().map(f64::from).collect(),
+            LogitsData::Bf16(b) => download(b, n)?
+                .into_iter()
+                .map(|u| f64::from(Bf16(u).to_f32()))
+                .collect(),
+        })
+    }
+}
+
+/// Sequence log-probabilities downloaded from the device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpuSequenceLogps {
+    /// Per sequence: the sum (or mean) of its scored tokens' log-probabilities.
+    pub logps: Vec<f64>,
+    /// Per sequence: the number of scored tokens.
+    pub token_counts: Vec<usize>,
+}
+
+/// A prepared log-probability computation: validated targets on the device and every buffer
+/// the forward and backward passes write, for logits of one shape and type.
+pub struct LogpsPlan<'g> {
+    gpu: &'g Gpu,
+    shape: [usize; 3],
+    dtype: LogitsType,
+    opts: LogpsOptions,
+    counts: Vec<usize>,
+    targets: DeviceBuffer<i32>,
+    row_logp: DeviceBuffer<f64>,
+    row_lse: DeviceBuffer<f64>,
+    seq: DeviceBuffer<f64>,
+    seq_scale: DeviceBuffer<f64>,
+    grad: Option<LogitsData>,
+    forward_done: bool,
+    upstream_set: bool,
+}
+
+/// Threads per block of the row kernels.
+pub const DEFAULT_BLOCK: u32 = 256;
+
+/// Per row of the logits: the index of the scored label, or −1. Checks every scored label.
+fn targets(
+    labels: &[i64],
+    mask: Option<&[bool]>,
+    shape: [usize; 3],
+    opts: &LogpsOptions,
+) -> Result<(Vec<i32>, Vec<usize>)> {
+    let [b, t, v] = shape;
+    if labels.len() != b * t {
+        return Err(CudaError::LengthMismatch { what: "labels", expected: b * t, got: labels.len() });
+    }
+    if let Some(m) = mask {
+        if m.len() != b * t {
+            return Err(CudaError::LengthMismatch { what: "mask", expected: b * t, got: m.len() });
+        }
+    }
+    if opts.shift && t < 2 {
+        return Err(CudaError::TooShortForShift { time: t });
+    }
+    let offset = usize::from(opts.shift);
+    let mut out = vec![-1i32; b * t];
+    let mut counts = vec![0usize; b];
+    for seq in 0..b {
+        for pos in offset..t {
+            let k = seq * t + pos;
+            let label = labels[k];
+            if label == opts.ignore_index || mask.is_some_and(|m| !m[k]) {
+                continue;
+            }
+            if label < 0 || label as u64 >= v as u64 {
+                return Err(CudaError::LabelOutOfRange { batch: seq, pos, label, vocab: v });
+            }
+            out[k - offset] = label as i32;
+            counts[seq] += 1;
+        }
+    }
+    Ok((out, counts))
+}
+
+impl<'g> LogpsPlan<'g> {
+    /// Validates labels (and mask) against the logits' shape, uploads the per-row targets and
+    /// allocates the outputs. With `with_gradient`, also the gradient (as large as the logits),
+    /// whose memory is checked here, before any launch.
+    pub fn new(
+        gpu: &'g Gpu,
+        logits: &DeviceLogits,
+        labels: &[i64],
+        mask: Option<&[bool]>,
+        opts: LogpsOptions,
+        with_gradient: bool,
+    ) -> Result<Self> {
+        let shape = logits.shape;
+        check_shape(shape)?;
+        let (tg, counts) = targets(labels, mask, shape, &opts)?;
+        let [b, t, _] = shape;
+        let rows = b * t;
+        let grad_bytes = if with_gradient { logits.bytes() } else { 0 };
+        gpu.ensure_free(grad_bytes.saturating_add(rows * 20 + b * 16))?;
+        let grad = if with_gradient {
+            let n = shape.iter().product();
+            Some(match logits.dtype() {
+                LogitsType::F32 => LogitsData::F32(gpu.buffer(n)?),
+                LogitsType::Bf16 => LogitsData::Bf16(gpu.buffer(n)?),
+            })
+        } else {
+            None
+        };
+        Ok(LogpsPlan {
+            gpu,
+            shape,
+            dtype: logits.dtype(),
+            opts,
+            counts,
+            targets: gpu.upload(&tg)?,
+            row_logp: gpu.buffer(rows)?,
+            row_lse: gpu.buffer(rows)?,
+            seq: gpu.buffer(b)?,
+            seq_scale: gpu.buffer(b)?,
+            grad,
+            forward_done: false,
+            upstream_set: false,
+        })
+    }
+
+    /// Scored tokens per sequence.
+    pub fn token_counts(&self) -> &[usize] {
+        &self.counts
+    }
+
+    /// Number of scored rows (each read once by the forward and backward passes).
+    pub fn scored_rows(&self) -> usize {
+        self.counts.iter().sum()
+    }
+
+    fn check(&self, logits: &DeviceLogits) -> Result<()> {
+        if logits.shape != self.shape {
+            return Err(CudaError::ShapeMismatch { expected: self.shape, got: logits.shape });
+        }
+        if logits.dtype() != self.dtype {
+            return Err(CudaError::LogitsTypeMismatch);
+        }
+        Ok(())
+    }
+
+    fn suffix(&self) -> &'static str {
+        match (self.dtype, self.opts.accumulation) {
+            (LogitsType::F32, Accumulation::F32) => "f32_acc32",
+            (LogitsType::F32, Accumulation::F64) => "f32_acc64",
+            (LogitsType::Bf16, Accumulation::F32) => "bf16_acc32",
+            (LogitsType::Bf16, Accumulation::F64) => "bf16_acc64",
+        }
+    }
+
+    /// Fills the per-row, per-sequence and gradient outputs with NaN.
+    pub fn poison_outputs(&mut self) -> Result<()> {
+        poison(&mut self.row_logp)?;
+        poison(&mut self.row_lse)?;
+        poison(&mut self.seq)?;
+        match &mut self.grad {
+            Some(LogitsData::F32(g)) => poison(g),
+            Some(LogitsData::Bf16(g)) => poison(g),
+            None => Ok(()),
+        }
+    }
+
+    /// Launches the forward pass (asynchronously) with `block` threads per row.
+    pub fn launch_forward(&mut self, logits: &DeviceLogits, block: u32) -> Result<()> {
+        self.check(logits)?;
+        let block = block.clamp(32, 1024) / 32 * 32;
+        let [b, t, v] = self.shape;
+        let (rows, v64, t32) = ((b * t) as u32, v as u64, t as u32);
+        let x = match &logits.data {
+            LogitsData::F32(d) => d.as_device_ptr().as_raw(),
+            LogitsData::Bf16(d) => d.as_device_ptr().as_raw(),
+        };
+        let tg = self.targets.as_device_ptr();
+        let (rl, rs, sq) = (
+            self.row_logp.as_device_ptr(),
+            self.row_lse.as_device_ptr(),
+            self.seq.as_device_ptr(),
+        );
+        let forward = format!("logps_forward_{}", self.suffix());
+        let sum = match self.opts.accumulation {
+            Accumulation::F32 => "logps_sequence_sum_acc32",
+            Accumulation::F64 => "logps_sequence_sum_acc64",
+        };
+        // SAFETY: `logps_forward_*` takes (logits, target, V, row_logp, row_lse); block r reads
+        // row r of the logits (b·t rows of v elements, as the shape checked above) and writes
+        // element r of both row buffers (b·t elements). `logps_sequence_sum_*` takes
+        // (row_logp, T, seq) and block s reads rows s·t .. s·t + t, writing seq[s].
+        unsafe {
+            self.gpu.launch(
+                &self.gpu.logps,
+                &forward,
+                rows,
+                block,
+                &[arg(&x), arg(&tg), arg(&v64), arg(&rl), arg(&rs)],
+            )?;
+            self.gpu.launch(&self.gpu.logps, sum, b as u32, 256, &[arg(&rl), arg(&t32), arg(&sq)])?;
+        }
+        self.forward_done = true;
+        Ok(())
+    }
+
+    /// Waits for the forward pass and downloads the sequence log-probabilities.
+    pub fn read_forward(&self) -> Result<GpuSequenceLogps> {
+        if !self.forward_done {
+            return Err(CudaError::MissingStep { needed: "the forward pass" });
+        }
+        self.gpu.synchronize()?;
+        let sums = download(&self.seq, self.shape[0])?;
+        let logps = sums
+            .iter()
+            .zip(&self.counts)
+            .map(|(&s, &c)| match (self.opts.reduction, c, self.opts.empty) {
+                (Reduction::Sum, _, _) => s,
+                (Reduction::Mean, 0, EmptyRule::Nan) => f64::NAN,
+                (Reduction::Mean, 0, EmptyRule::ClampToOne) => s,
+                (Reduction::Mean, c, _) => s / c as f64,
+            })
+            .collect();
+        Ok(GpuSequenceLogps { logps, token_counts: self.counts.clone() })
+    }
+
+    /// Sets the upstream gradient $g_b = \partial L / \partial \log p_b$ (one per sequence).
+    pub fn set_upstream(&mut self, upstream: &[f64]) -> Result<()> {
+        let b = self.shape[0];
+        if upstream.len() != b {
+            return Err(CudaError::LengthMismatch { what: "upstream", expected: b, got: upstream.len() });
+        }
+        let scale: Vec<f64> = upstream
+            .iter()
+            .zip(&self.counts)
+            .map(|(&g, &c)| match self.opts.reduction {
+                Reduction::Mean if c > 0 => g / c as f64,
+                _ => g,
+            })
+            .collect();
+        use cust::memory::CopyDestination;
+        self.seq_scale.copy_from(&scale[..]).map_err(driver("cuMemcpyHtoD"))?;
+        self.upstream_set = true;
+        Ok(())
+    }
+
+    /// Launches the backward pass (asynchronously) with `block` threads per row.
+    pub fn launch_backward(&mut self, logits: &DeviceLogits, block: u32) -> Result<()> {
+        self.check(logits)?;
+        if !self.forward_done {
+            return Err(CudaError::MissingStep { needed: "the forward pass" });
+        }
+        if !self.upstream_set {
+            return Err(CudaError::MissingStep { needed: "set_upstream" });
+        }
+        let block = block.clamp(32, 1024) / 32 * 32;
+        let [b, t, v] = self.shape;
+        let (rows, v64, t32) = ((b * t) as u32, v as u64, t as u32);
+        let x = match &logits.data {
+            LogitsData::F32(d) => d.as_device_ptr().as_raw(),
+            LogitsData::Bf16(d) => d.as_device_ptr().as_raw(),
+        };
+        let g = match &self.grad {
+            Some(LogitsData::F32(d)) => d.as_device_ptr().as_raw(),
+            Some(LogitsData::Bf16(d)) => d.as_device_ptr().as_raw(),
+            None => return Err(CudaError::MissingStep { needed: "a plan made with_gradient" }),
+        };
+        let tg = self.targets.as_device_ptr();
+        let rs = self.row_lse.as_device_ptr();
+        let sc = self.seq_scale.as_device_ptr();
+        let backward = format!("logps_backward_{}", self.suffix());
+        // SAFETY: `logps_backward_*` takes (logits, target, row_lse, seq_scale, V, T, grad);
+        // block r reads row r of the logits and target/row_lse[r], seq_scale[r / T], and writes
+        // row r of the gradient, which has the logits' shape and type (checked above).
+        unsafe {
+            self.gpu.launch(
+                &self.gpu.logps,
+                &backward,
+                rows,
+                block,
+                &[arg(&x), arg(&tg), arg(&rs), arg(&sc), arg(&v64), arg(&t32), arg(&g)],
+            )
+        }
+    }
+
+    /// Waits for the backward pass and downloads the gradient, widened exactly to f64.
+    pub fn read_gradient(&self) -> Result<Vec<f64>> {
+        self.gpu.synchronize()?;
+        let n = self.shape.iter().product();
+        match &self.grad {
+            Some(LogitsData::F32(g)) => Ok(download(g, n)?.into_iter().map(f64::from).collect()),
+            Some(LogitsData::Bf16(g)) => Ok(download(g, n)?
+                .into_iter()
+                .map(|u| f64::from(Bf16(u).to_f32()))
+                .collect()),
+            None => Err(CudaError::MissingStep { needed: "a plan made with_gradient" }),
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! Batched pair losses on the GPU (kernels in `kernels/losses.cu`).
+//!
+//! With $h = (\log\pi_\theta(y_w) - \log\pi_\theta(y_l)) - (\log\pi_{ref}(y_w) - \log\pi_{ref}(y_l))$
+//! and $z = \beta h$, per pair: the loss $\ell$ ([`PairLossKind`]), the rewards
+//! $\beta(\log\pi_\theta(y_w) - \log\pi_{ref}(y_w))$ and $\beta(\log\pi_\theta(y_l) - \log\pi_{ref}(y_l))$,
+//! and $\partial \bar\ell / \partial$ each of the four inputs, $\bar\ell = \frac1n\sum_i \ell_i$.
+//! The batch mean is summed in f64 in two stages of fixed order (per-block partials, then one
+//! block), so it is the same bits on every run.
+
+use super::{arg, download, poison, CudaError, Gpu, Result};
+use cust::memory::{bytemuck::Pod, DeviceBuffer, DeviceCopy, DevicePointer};
+
+/// The per-pair losses implemented on the GPU (the authors' semantics: summed log-probabilities).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairLossKind {
+    /// $-\log\sigma(z) = \mathrm{softplus}(-z)$.
+    Sigmoid,
+    /// Conservative DPO: $(1-\varepsilon)\,\mathrm{softplus}(-z) + \varepsilon\,\mathrm{softplus}(z)$.
+    Cdpo,
+    /// Robust DPO: $((1-\varepsilon)\,\mathrm{softplus}(-z) - \varepsilon\,\mathrm{softplus}(z)) / (1-2\varepsilon)$.
+    Robust,
+    /// IPO: $(h - 1/(2\beta))^2$.
+    Ipo,
+    /// Hinge: $\max(0, 1 - z)$.
+    Hinge,
+}
+
+impl PairLossKind {
+    /// Every kind, in kernel order.
+    pub const ALL: [PairLossKind; 5] = [
+        PairLossKind::Sigmoid,
+        PairLossKind::Cdpo,
+        PairLossKind::Robust,
+        PairLossKind::Ipo,
+        PairLossKind::Hinge,
+    ];
+
+    fn code(self) -> i32 {
+        match self {
+            PairLossKind::Sigmoid => 0,
+            PairLossKind::Cdpo => 1,
+            PairLossKind::Robust => 2,
+            PairLossKind::Ipo => 3,
+            PairLossKind::Hinge => 4,
+        }
+    }
+}
+
+/// A pair loss with its parameters: β and the label smoothing ε (used by cDPO and robust).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PairLoss {
+    /// Which loss.
+    pub kind: PairLossKind,
+    /// β > 0 (τ for IPO).
+    pub beta: f64,
+    /// ε: in [0, 1] for cDPO, in [0, ½) for robust, ignored otherwise.
+    pub label_smoothing: f64,
+}
+
+impl PairLoss {
+    /// The loss `kind` with β and ε = 0.
+    pub fn new(kind: PairLossKind, beta: f64) -> PairLoss {
+        PairLoss { kind, beta, label_smoothing: 0.0 }
+    }
+
+    /// The same loss with label smoothing ε.
+    pub fn with_label_smoothing(self, eps: f64) -> PairLoss {
+        PairLoss { label_smoothing: eps, ..self }
+    }
+
+    /// Checks β and ε against the loss's range.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.beta.is_finite() && self.beta > 0.0) {
+            return Err(CudaError::InvalidParameter {
+                name: "beta",
+                value: self.beta,
+                allowed: "(0, ∞)",
+            });
+        }
+        let eps = self.label_smoothing;
+        let bad = |allowed| CudaError::InvalidParameter { name: "label_smoothing", value: eps, allowed };
+        match self.kind {
+            PairLossKind::Cdpo if !(0.0..=1.0).contains(&eps) => Err(bad("[0, 1]")),
+            PairLossKind::Robust if !(0.0..0.5).contains(&eps) => Err(bad("[0, 0.5)")),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Floating-point types the pair-loss kernels take: f32 and f64.
+pub trait PairFloat: DeviceCopy + Pod + Default + Copy + Into<f64> {
+    /// Kernel of this precision.
+    const KERNEL: &'static str;
+    /// Device fill kernel of this precision.
+    const FILL: &'static str;
+}
+impl PairFloat for f32 {
+    const KERNEL: &'static str = "pair_losses_f32";
+    const FILL: &'static str = "fill_uniform_f32";
+}
+impl PairFloat for f64 {
+    const KERNEL: &'static str = "pair_losses_f64";
+    const FILL: &'static str = "fill_uniform_f64";
+}
+
+/// Which outputs a launch writes (the batch mean is always computed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PairOutputs {
+    /// Per-pair losses.
+    pub losses: bool,
+    /// Chosen and rejected rewards.
+    pub rewards: bool,
+    /// Gradient of the mean with respect to the four inputs.
+    pub gradients: bool,
+}
+
+impl PairOutputs {
+    /// Every output.
+    pub const ALL: PairOutputs = PairOutputs { losses: true, rewards: true, gradients: true };
+}
+
+/// What the GPU computed for a batch, downloaded (values of the kernel's precision).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairLossResult<T> {
+    /// Per-pair losses.
+    pub losses: Vec<T>,
+    /// β (policy chosen − reference chosen).
+    pub chosen_rewards: Vec<T>,
+    /// β (policy rejected − reference rejected).
+    pub rejected_rewards: Vec<T>,
+    /// Batch mean of the losses, summed in f64.
+    pub loss: f64,
+    /// ∂ mean / ∂ policy chosen.
+    pub grad_policy_chosen: Vec<T>,
+    /// ∂ mean / ∂ policy rejected.
+    pub grad_policy_rejected: Vec<T>,
+    /// ∂ mean / ∂ reference chosen.
+    pub grad_reference_chosen: Vec<T>,
+    /// ∂ mean / ∂ reference rejected.
+    pub grad_reference_rejected: Vec<T>,
+}
+
+/// Largest number of blocks of the first stage (a constant, so the mean's summation order
+/// depends on the batch size alone, not on the device).
+const MAX_BLOCKS: usize = 1024;
+const BLOCK: usize = 256;
+
+/// A batch of pairs resident on the device, with room for every output.
+pub struct PairBatch<'g, T: PairFloat> {
+    gpu: &'g Gpu,
+    n: usize,
+    /// Policy chosen, policy rejected, reference chosen, reference rejected.
+    inputs: [DeviceBuffer<T>; 4],
+    losses: DeviceBuffer<T>,
+    rewards: [DeviceBuffer<T>; 2],
+    grads: [DeviceBuffer<T>; 4],
+    partials: DeviceBuffer<f64>,
+    mean: DeviceBuffer<f64>,
+}
+
+impl<'g, T: PairFloat> PairBatch<'g, T> {
+    /// Device bytes a batch of `n` pairs occupies.
+    pub fn device_bytes(n: usize) -> usize {
+        n.saturating_mul(11 * std::mem::size_of::<T>())
+            .saturating_add((MAX_BLOCKS + 1) * 8)
+    }
+
+    fn allocate(gpu: &'g Gpu, n: usize, inputs: [DeviceBuffer<T>; 4]) -> Result<Self> {
+        Ok(PairBatch {
+            gpu,
+            n,
+            inputs,
+            losses: gpu.buffer(n)?,
+            rewards: [gpu.buffer(n)?, gpu.buffer(n)?],
+            grads: [gpu.buffer(n)?, gpu.buffer(n)?, gpu.buffer(n)?, gpu.buffer(n)?],
+            partials: gpu.buffer(MAX_BLOCKS)?,
+            mean: gpu.buffer(1)?,
+        })
+    }
+
+    fn check_size(gpu: &Gpu, n: usize) -> Result<()> {
+        if n == 0 {
+            return Err(CudaError::EmptyBatch);
+        }
+        gpu.ensure_free(Self::device_bytes(n))
+    }
+
+    /// Uploads the four log-probability arrays (all of one length n > 0).
+    pub fn upload(
+        gpu: &'g Gpu,
+        policy_chosen: &[T],
+        policy_rejected: &[T],
+        reference_chosen: &[T],
+        reference_rejected: &[T],
+    ) -> Result<Self> {
+        let n = policy_chosen.len();
+        for (what, a) in [
+            ("policy_rejected", policy_rejected),
+            ("reference_chosen", reference_chosen),
+            ("reference_rejected", reference_rejected),
+        ] {
+            if a.len() != n {
+                return Err(CudaError::LengthMismatch { what, expected: n, got: a.len() });
+            }
+        }
+        Self::check_size(gpu, n)?;
+        let inputs = [
+            gpu.upload(policy_chosen)?,
+            gpu.upload(policy_rejected)?,
+            gpu.upload(reference_chosen)?,
+            gpu.upload(reference_rejected)?,
+        ];
+        Self::allocate(gpu, n, inputs)
+    }
+
+    /// A batch of `n` pairs whose log-probabilities are drawn on the device, uniform in
+    /// `[lo, hi)` (for benchmarks; [`PairBatch::inputs`] downloads them).
+    pub fn random(gpu: &'g Gpu, n: usize, seed: u64, lo: f64, hi: f64) -> Result<Self> {
+        Self::check_size(gpu, n)?;
+        let mut inputs = [gpu.buffer(n)?, gpu.buffer(n)?, gpu.buffer(n)?, gpu.buffer(n)?];
+        for (k, buf) in inputs.iter_mut().enumerate() {
+            gpu.fill_uniform(T::FILL, buf, seed.wrapping_add(k as u64), lo, hi)?;
+        }
+        Self::allocate(gpu, n, inputs)
+    }
+
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Whether the batch is empty (never: construction rejects it).
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// The four inputs, downloaded: policy chosen, policy rejected, reference chosen, reference rejected.
+    pub fn inputs(&self) -> Result<[Vec<T>; 4]> {
+        self.gpu.synchronize()?;
+        Ok([
+            download(&self.inputs[0], self.n)?,
+            download(&self.inputs[1], self.n)?,
+            download(&self.inputs[2], self.n)?,
+            download(&self.inputs[3], self.n)?,
+        ])
+    }
+
+    /// Fills every output with NaN, so that an element a launch fails to write shows.
+    pub fn poison_outputs(&mut self) -> Result<()> {
+        let PairBatch { losses, rewards, grads, partials, mean, .. } = self;
+        for b in std::iter::once(losses).chain(rewards.iter_mut()).chain(grads.iter_mut()) {
+            poison(b)?;
+        }
+        poison(partials)?;
+        poison(mean)
+    }
+
+    /// Launches the kernels (asynchronously) for `loss`, writing the outputs selected.
+    pub fn launch(&mut self, loss: &PairLoss, outputs: PairOutputs) -> Result<()> {
+        loss.validate()?;
+        let vec = 16 / std::mem::size_of::<T>();
+        let blocks = self.n.div_ceil(vec).div_ceil(BLOCK).clamp(1, MAX_BLOCKS) as u32;
+        let pick = |on: bool, b: &DeviceBuffer<T>| {
+            if on {
+                b.as_device_ptr()
+            } else {
+                DevicePointer::null()
+            }
+        };
+        let ptrs = [
+            self.inputs[0].as_device_ptr(),
+            self.inputs[1].as_device_ptr(),
+            self.inputs[2].as_device_ptr(),
+            self.inputs[3].as_device_ptr(),
+            pick(outputs.losses, &self.losses),
+            pick(outputs.rewards, &self.rewards[0]),
+            pick(outputs.rewards, &self.rewards[1]),
+            pick(outputs.gradients, &self.grads[0]),
+            pick(outputs.gradients, &self.grads[1]),
+            pick(outputs.gradients, &self.grads[2]),
+            pick(outputs.gradients, &self.grads[3]),
+        ];
+        let n = self.n as u64;
+        let kind = loss.kind.code();
+        let (beta, eps) = (loss.beta, loss.label_smoothing);
+        let partials = self.partials.as_device_ptr();
+        let mean = self.mean.as_device_ptr();
+        let (nblocks, scale) = (blocks, 1.0 / self.n as f64);
+        // SAFETY: the argument list matches `pair_losses_*` (4 inputs, n, kind, β, ε, 7 outputs,
+        // partials); every buffer holds n elements (partials MAX_BLOCKS ≥ grid), outputs not
+        // selected are null and skipped by the kernel. `sum_partials` reads the `blocks`
+        // partials the first launch wrote and writes one f64.
+        unsafe {
+            self.gpu.launch(
+                &self.gpu.losses,
+                T::KERNEL,
+                blocks,
+                BLOCK as u32,
+                &[
+                    arg(&ptrs[0]),
+                    arg(&ptrs[1]),
+                    arg(&ptrs[2]),
+                    arg(&ptrs[3]),
+                    arg(&n),
+                    arg(&kind),
+                    arg(&beta),
+                    arg(&eps),
+                    arg(&ptrs[4]),
+                    arg(&ptrs[5]),
+                    arg(&ptrs[6]),
+                    arg(&ptrs[7]),
+                    arg(&ptrs[8]),
+                    arg(&ptrs[9]),
+                    arg(&ptrs[10]),
+                    arg(&partials),
+                ],
+            )?;
+            self.gpu.launch(
+                &self.gpu.losses,
+                "sum_partials",
+                1,
+                1024,
+                &[arg(&partials), arg(&nblocks), arg(&scale), arg(&mean)],
+            )
+        }
+    }
+
+    /// Waits for the launch and downloads every output.
+    pub fn read(&self) -> Result<PairLossResult<T>> {
+        self.gpu.synchronize()?;
+        let n = self.n;
+        Ok(PairLossResult {
+            losses: download(&self.losses, n)?,
+            chosen_rewards: download(&self.rewards[0], n)?,
+            rejected_rewards: download(&self.rewards[1], n)?,
+            loss: download(&self.mean, 1)?[0],
+            grad_policy_chosen: download(&self.grads[0], n)?,
+            grad_policy_rejected: download(&self.grads[1], n)?,
+            grad_reference_chosen: download(&self.grads[2], n)?,
+            grad_reference_rejected: download(&self.grads[3], n)?,
+        })
+    }
+}
+
+/// One-shot: uploads, launches for every output, and downloads.
+pub fn pair_losses<T: PairFloat>(
+    gpu: &Gpu,
+    loss: &PairLoss,
+    policy_chosen: &[T],
+    policy_rejected: &[T],
+    reference_chosen: &[T],
+    reference_rejected: &[T],
+) -> Result<PairLossResult<T>> {
+    loss.validate()?;
+    let mut batch = PairBatch::upload(
+        gpu,
+        policy_chosen,
+        policy_rejected,
+        reference_chosen,
+        reference_rejected,
+    )?;
+    batch.launch(loss, PairOutputs::ALL)?;
+    batch.read()
+}
+

@@ -1,0 +1,200 @@
+//! The GPU path (feature `cuda`): batched pair losses and fused sequence log-probabilities in
+//! CUDA kernels, driven through the `cust` crate, cross-checked against the CPU oracle.
+//!
+//! The kernels are CUDA C (`src/cuda/kernels/*.cu`); their PTX is committed beside them, made by
+//! `scripts/gen-ptx.sh` (nvcc 13.0, `compute_75`, PTX ISA 9.0) and embedded here, so building the
+//! crate needs no CUDA toolkit. Linking needs a `libcuda.so`: on a machine without a driver,
+//! `scripts/cuda-stub.sh` makes a stand-in whose every call fails with code 34, and [`Gpu::new`]
+//! then reports [`CudaError::DriverUnavailable`].
+//!
+//! Every call to the driver returns a [`Result`]; every length, shape, label and parameter is
+//! checked before a launch, as is the device memory a call would allocate. All work runs on one
+//! stream created with `StreamFlags::DEFAULT`, which the driver orders after the synchronous
+//! copies and memsets that `cust` issues on the legacy default stream.
+//!
+//! This module is the only place in the crate with `unsafe` code: the kernel launches, the
+//! allocation of buffers that a kernel or a copy writes in full before they are read, and one
+//! asynchronous device-to-device copy.
+
+mod bf16;
+mod error;
+pub mod logps;
+pub mod losses;
+mod ptx;
+mod timing;
+
+pub use bf16::Bf16;
+pub use error::CudaError;
+pub use timing::{copy_bandwidth, time_median, Timing};
+
+use cust::context::Context;
+use cust::device::{Device, DeviceAttribute};
+use cust::function::{BlockSize, GridSize};
+use cust::memory::{bytemuck::Pod, DeviceBuffer, DeviceCopy};
+use cust::module::Module;
+use cust::stream::{Stream, StreamFlags};
+use error::driver;
+use std::ffi::c_void;
+
+/// Result of the GPU path.
+pub type Result<T> = std::result::Result<T, CudaError>;
+
+/// A CUDA context on device 0 with the crate's kernels loaded and one stream.
+pub struct Gpu {
+    // Fields drop in order: modules and stream before the context they live in.
+    losses: Module,
+    logps: Module,
+    random: Module,
+    stream: Stream,
+    name: String,
+    multiprocessors: u32,
+    _context: Context,
+}
+
+impl Gpu {
+    /// Initialises the driver, creates a context on device 0 and loads the kernels.
+    ///
+    /// Returns [`CudaError::DriverUnavailable`] where there is no usable driver or device.
+    pub fn new() -> Result<Gpu> {
+        // SAFETY: cuInit takes flags by value and has no other precondition.
+        let code = unsafe { cust::sys::cuInit(0) } as u32;
+        if code != 0 {
+            return Err(CudaError::DriverUnavailable {
+                code,
+                reason: error::init_failure(code),
+            });
+        }
+        let device = Device::get_device(0).map_err(driver("cuDeviceGet"))?;
+        let context = Context::new(device).map_err(driver("cuCtxCreate"))?;
+        let name = device.name().map_err(driver("cuDeviceGetName"))?;
+        let multiprocessors = device
+            .get_attribute(DeviceAttribute::MultiprocessorCount)
+            .map_err(driver("cuDeviceGetAttribute"))? as u32;
+        let load = |ptx: &str| Module::from_ptx(ptx, &[]).map_err(driver("cuModuleLoadData"));
+        Ok(Gpu {
+            losses: load(ptx::LOSSES)?,
+            logps: load(ptx::LOGPS)?,
+            random: load(ptx::RANDOM)?,
+            stream: Stream::new(StreamFlags::DEFAULT, None).map_err(driver("cuStreamCreate"))?,
+            name,
+            multiprocessors,
+            _context: context,
+        })
+    }
+
+    /// The device's name, as the driver reports it.
+    pub fn device_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Number of streaming multiprocessors.
+    pub fn multiprocessors(&self) -> u32 {
+        self.multiprocessors
+    }
+
+    /// Waits for all launched work; a kernel's asynchronous failure surfaces here.
+    pub fn synchronize(&self) -> Result<()> {
+        self.stream.synchronize().map_err(driver("cuStreamSynchronize"))
+    }
+
+    /// Free and total device memory in bytes.
+    pub fn memory(&self) -> Result<(usize, usize)> {
+        cust::memory::mem_get_info().map_err(driver("cuMemGetInfo"))
+    }
+
+    /// Fails with [`CudaError::InsufficientDeviceMemory`] unless `bytes` are free.
+    pub fn ensure_free(&self, bytes: usize) -> Result<()> {
+        let (free, _) = self.memory()?;
+        if bytes > free {
+            return Err(CudaError::InsufficientDeviceMemory { needed: bytes, free });
+        }
+        Ok(())
+    }
+
+    /// A device buffer of `n` elements whose contents the caller overwrites before reading.
+    fn buffer<T: DeviceCopy + Pod>(&self, n: usize) -> Result<DeviceBuffer<T>> {
+        // SAFETY: T is plain old data, so any bit pattern is a valid value; every caller fills
+        // the buffer (by a copy, a memset or a kernel that writes each element) before reading.
+        unsafe { DeviceBuffer::uninitialized(n.max(1)) }.map_err(driver("cuMemAlloc"))
+    }
+
+    /// A device buffer holding a copy of `host`.
+    fn upload<T: DeviceCopy + Pod>(&self, host: &[T]) -> Result<DeviceBuffer<T>> {
+        let buf = self.buffer(host.len())?;
+        if !host.is_empty() {
+            use cust::memory::CopyDestination;
+            buf.index(..host.len())
+                .copy_from(host)
+                .map_err(driver("cuMemcpyHtoD"))?;
+        }
+        Ok(buf)
+    }
+
+    /// Launches `function` of `module` with the given arguments.
+    ///
+    /// # Safety
+    /// `args` must point to values whose types and order match the kernel's parameters, and the
+    /// buffers they reference must hold what the kernel reads and writes for this grid.
+    unsafe fn launch(
+        &self,
+        module: &Module,
+        function: &str,
+        grid: u32,
+        block: u32,
+        args: &[*mut c_void],
+    ) -> Result<()> {
+        let f = module
+            .get_function(function)
+            .map_err(driver("cuModuleGetFunction"))?;
+        self.stream
+            .launch(&f, GridSize::x(grid), BlockSize::x(block), 0, args)
+            .map_err(driver("cuLaunchKernel"))
+    }
+
+    /// Fills `buf` with uniform pseudo-random values in `[lo, hi)` (splitmix64 of seed and index).
+    fn fill_uniform<T: DeviceCopy>(
+        &self,
+        kernel: &str,
+        buf: &mut DeviceBuffer<T>,
+        seed: u64,
+        lo: f64,
+        hi: f64,
+    ) -> Result<()> {
+        let ptr = buf.as_device_ptr();
+        let n = buf.len() as u64;
+        let grid = 8 * self.multiprocessors;
+        // SAFETY: the kernel writes exactly elements 0..n of `buf`.
+        unsafe {
+            self.launch(
+                &self.random,
+                kernel,
+                grid,
+                256,
+                &[arg(&ptr), arg(&n), arg(&seed), arg(&lo), arg(&hi)],
+            )
+        }
+    }
+}
+
+/// A kernel argument: a pointer to the value, as `cuLaunchKernel` takes it.
+fn arg<T: DeviceCopy>(value: &T) -> *mut c_void {
+    value as *const T as *mut c_void
+}
+
+/// Downloads a device buffer's first `n` elements.
+fn download<T: DeviceCopy + Pod + Default>(buf: &DeviceBuffer<T>, n: usize) -> Result<Vec<T>> {
+    use cust::memory::CopyDestination;
+    let mut host = vec![T::default(); n];
+    if n > 0 {
+        buf.index(..n)
+            .copy_to(&mut host[..])
+            .map_err(driver("cuMemcpyDtoH"))?;
+    }
+    Ok(host)
+}
+
+/// Fills a buffer with the byte 0xFF: NaN in f32, f64 and bf16 alike, so an element that a kernel
+/// fails to write reads back as NaN.
+fn poison<T: DeviceCopy + Pod>(buf: &mut DeviceBuffer<T>) -> Result<()> {
+    buf.set_8(0xFF).map_err(driver("cuMemsetD8"))
+}

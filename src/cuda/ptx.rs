@@ -1,0 +1,8 @@
+//! The kernels' PTX, generated from `kernels/*.cu` by `scripts/gen-ptx.sh` and committed.
+
+/// Batched pair losses and the two-stage batch mean.
+pub(crate) const LOSSES: &str = include_str!("kernels/losses.ptx");
+/// Fused sequence log-probabilities, forward and backward.
+pub(crate) const LOGPS: &str = include_str!("kernels/logps.ptx");
+/// Device-side pseudo-random fills for benchmark inputs.
+pub(crate) const RANDOM: &str = include_str!("kernels/random.ptx");
