@@ -10,5 +10,6 @@
 pub mod autodiff;
 pub mod numdiff;
 pub mod prec;
+pub mod preference;
 pub mod scalar;
 pub mod verify;
