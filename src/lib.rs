@@ -9,6 +9,8 @@
 
 pub mod autodiff;
 pub mod convention;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod logps;
 pub mod loss;
 pub mod metrics;
@@ -17,5 +19,3 @@ pub mod prec;
 pub mod preference;
 pub mod scalar;
 pub mod verify;
-#[cfg(feature = "cuda")]
-pub mod cuda;

@@ -63,6 +63,34 @@ pub fn ulps(a: f64, b: f64) -> u64 {
     key(a).abs_diff(key(b))
 }
 
+/// Unit roundoff of `f32`: $u = 2^{-24}$.
+pub const F32_UNIT_ROUNDOFF: f64 = 1.0 / 16_777_216.0;
+
+/// Relative rounding of an `f32` value stored as bf16 (round to nearest even, 8-bit
+/// significand): at most $2^{-9}$ for normal values.
+pub const BF16_UNIT_ROUNDOFF: f64 = 1.0 / 512.0;
+
+/// GPU pair losses against the oracle on the same (widened) inputs, in units of the kernel's unit
+/// roundoff $u$ times the condition-scaled magnitude of each output: for a loss
+/// $|\Delta\ell| \le K u\,(M + |\ell'(h)|\,S)$ with $M$ the sum of the magnitudes of the terms the
+/// formula adds (so that cancellation is covered) and $S$ the sum of the input magnitudes entering
+/// $h$ (each subtraction of the margin rounds by at most $u S$). The kernel rounds at most about
+/// eight times relative to $M$ (exp and log1p ≤ 2 ulp each, a division, a few products) and four
+/// times relative to $S$ (three subtractions and β stored in the kernel's type); $K = 16$ doubles
+/// that. In f64 this is "a few ulps" of the condition-scaled value; a wrong formula or a lost
+/// element is off by orders of magnitude more.
+pub const GPU_PAIR_LOSS_K: f64 = 16.0;
+
+/// GPU sequence log-probabilities against the oracle, the factor $K$ of the bound
+/// $K u\,(k + L\cdot\text{mag})$ per scored row: $k$ is the longest chain of sequential roundings
+/// in a row's sum of exponentials (each term's relative error adds up along it: at most
+/// $V/\text{block}$ terms per thread plus the tree, or the oracle's $V$ in f64), $\text{mag}$
+/// bounds the magnitudes rounded ($|x_y| + 4\max|x| + \ln V + 1$: the label logit, the max
+/// shift and the log-sum-exp, the exponent's argument reduction) and $L$ the sequential length of
+/// the sum over positions. exp2f and logf add at most 2 ulp each per term; $K = 4$ leaves a margin
+/// of about 2 over the sum of those.
+pub const GPU_LOGPS_K: f64 = 4.0;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! The typed error of the GPU path: bad input found before any launch, or a failed CUDA call
 //! with the driver's own name and message.
 
+use crate::loss::{LossError, LossType};
 use std::fmt::{self, Write as _};
 
 /// Everything the GPU path can report instead of a result.
@@ -77,14 +78,14 @@ pub enum CudaError {
         /// Bytes free on the device.
         free: usize,
     },
-    /// A loss parameter outside its range.
-    InvalidParameter {
-        /// The parameter.
-        name: &'static str,
-        /// Its value.
-        value: f64,
-        /// The allowed range.
-        allowed: &'static str,
+    /// The loss specification is invalid (its parameters checked by [`LossSpec::validate`]).
+    ///
+    /// [`LossSpec::validate`]: crate::loss::LossSpec::validate
+    Loss(LossError),
+    /// A loss the kernels do not implement.
+    UnsupportedLoss {
+        /// The loss.
+        loss: LossType,
     },
     /// The backward pass was asked for before its prerequisite (forward pass, upstream gradient).
     MissingStep {
@@ -97,26 +98,48 @@ impl fmt::Display for CudaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CudaError::DriverUnavailable { code, reason } => {
-                write!(f, "CUDA driver unavailable (cuInit returned {code}: {reason})")
+                write!(
+                    f,
+                    "CUDA driver unavailable (cuInit returned {code}: {reason})"
+                )
             }
-            CudaError::Driver { call, name, message } => {
+            CudaError::Driver {
+                call,
+                name,
+                message,
+            } => {
                 write!(f, "CUDA call {call} failed: {name}: {message}")
             }
-            CudaError::LengthMismatch { what, expected, got } => {
+            CudaError::LengthMismatch {
+                what,
+                expected,
+                got,
+            } => {
                 write!(f, "{what} has length {got}, expected {expected}")
             }
             CudaError::ShapeMismatch { expected, got } => {
                 write!(f, "logits of shape {got:?}, prepared for {expected:?}")
             }
             CudaError::LogitsTypeMismatch => {
-                write!(f, "logits of another type than the computation was prepared for")
+                write!(
+                    f,
+                    "logits of another type than the computation was prepared for"
+                )
             }
             CudaError::EmptyBatch => write!(f, "empty batch"),
             CudaError::EmptyVocabulary => write!(f, "vocabulary of size 0"),
             CudaError::TooShortForShift { time } => {
-                write!(f, "sequence length {time} is too short for the causal shift (needs ≥ 2)")
+                write!(
+                    f,
+                    "sequence length {time} is too short for the causal shift (needs ≥ 2)"
+                )
             }
-            CudaError::LabelOutOfRange { batch, pos, label, vocab } => write!(
+            CudaError::LabelOutOfRange {
+                batch,
+                pos,
+                label,
+                vocab,
+            } => write!(
                 f,
                 "label {label} at sequence {batch}, position {pos} is outside 0..{vocab}"
             ),
@@ -127,8 +150,12 @@ impl fmt::Display for CudaError {
                 f,
                 "needs {needed} bytes of device memory, {free} bytes are free"
             ),
-            CudaError::InvalidParameter { name, value, allowed } => {
-                write!(f, "parameter {name} = {value} is outside {allowed}")
+            CudaError::Loss(e) => write!(f, "invalid loss: {e}"),
+            CudaError::UnsupportedLoss { loss } => {
+                write!(
+                    f,
+                    "loss {loss} has no GPU kernel (sigmoid, cdpo, robust, ipo, hinge do)"
+                )
             }
             CudaError::MissingStep { needed } => write!(f, "{needed} must come first"),
         }

@@ -12,25 +12,8 @@
 
 use super::error::driver;
 use super::{arg, download, poison, Bf16, CudaError, Gpu, Result};
+use crate::logps::{EmptyRule, LogpOptions, Reduction};
 use cust::memory::DeviceBuffer;
-
-/// How a sequence's token log-probabilities are combined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reduction {
-    /// Sum over scored tokens.
-    Sum,
-    /// Sum divided by the number of scored tokens.
-    Mean,
-}
-
-/// What [`Reduction::Mean`] gives a sequence with no scored token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EmptyRule {
-    /// 0/0 = NaN (the authors' code).
-    Nan,
-    /// The count is clamped to 1, so the mean is 0 (TRL).
-    ClampToOne,
-}
 
 /// Precision of the kernels' arithmetic and accumulation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,33 +22,6 @@ pub enum Accumulation {
     F32,
     /// f64 throughout (logits widened exactly on load).
     F64,
-}
-
-/// Options of the GPU log-probabilities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LogpsOptions {
-    /// Causal shift: logits at position t score the label at t + 1.
-    pub shift: bool,
-    /// Sum or mean over scored tokens.
-    pub reduction: Reduction,
-    /// The mean of an empty sequence.
-    pub empty: EmptyRule,
-    /// Labels equal to this are not scored.
-    pub ignore_index: i64,
-    /// Arithmetic precision.
-    pub accumulation: Accumulation,
-}
-
-impl Default for LogpsOptions {
-    fn default() -> Self {
-        LogpsOptions {
-            shift: true,
-            reduction: Reduction::Sum,
-            empty: EmptyRule::Nan,
-            ignore_index: -100,
-            accumulation: Accumulation::F32,
-        }
-    }
 }
 
 /// Storage type of logits on the device (the gradient has the same type).
@@ -97,13 +53,21 @@ fn check_shape(shape: [usize; 3]) -> Result<usize> {
         return Err(CudaError::EmptyVocabulary);
     }
     if v > i32::MAX as usize {
-        return Err(CudaError::TooLarge { what: "vocabulary", value: v, limit: i32::MAX as usize });
+        return Err(CudaError::TooLarge {
+            what: "vocabulary",
+            value: v,
+            limit: i32::MAX as usize,
+        });
     }
-    let rows = b.checked_mul(t).unwrap_or(usize::MAX);
+    let rows = b.saturating_mul(t);
     if rows > i32::MAX as usize {
-        return Err(CudaError::TooLarge { what: "batch × time", value: rows, limit: i32::MAX as usize });
+        return Err(CudaError::TooLarge {
+            what: "batch × time",
+            value: rows,
+            limit: i32::MAX as usize,
+        });
     }
-    Ok(rows.checked_mul(v).unwrap_or(usize::MAX))
+    Ok(rows.saturating_mul(v))
 }
 
 fn elem_bytes(dtype: LogitsType) -> usize {
@@ -118,21 +82,35 @@ impl DeviceLogits {
     pub fn from_f32(gpu: &Gpu, host: &[f32], shape: [usize; 3]) -> Result<DeviceLogits> {
         let n = check_shape(shape)?;
         if host.len() != n {
-            return Err(CudaError::LengthMismatch { what: "logits", expected: n, got: host.len() });
+            return Err(CudaError::LengthMismatch {
+                what: "logits",
+                expected: n,
+                got: host.len(),
+            });
         }
         gpu.ensure_free(n.saturating_mul(4))?;
-        Ok(DeviceLogits { data: LogitsData::F32(gpu.upload(host)?), shape })
+        Ok(DeviceLogits {
+            data: LogitsData::F32(gpu.upload(host)?),
+            shape,
+        })
     }
 
     /// Uploads bf16 logits of the given shape.
     pub fn from_bf16(gpu: &Gpu, host: &[Bf16], shape: [usize; 3]) -> Result<DeviceLogits> {
         let n = check_shape(shape)?;
         if host.len() != n {
-            return Err(CudaError::LengthMismatch { what: "logits", expected: n, got: host.len() });
+            return Err(CudaError::LengthMismatch {
+                what: "logits",
+                expected: n,
+                got: host.len(),
+            });
         }
         gpu.ensure_free(n.saturating_mul(2))?;
         let bits: Vec<u16> = host.iter().map(|b| b.0).collect();
-        Ok(DeviceLogits { data: LogitsData::Bf16(gpu.upload(&bits)?), shape })
+        Ok(DeviceLogits {
+            data: LogitsData::Bf16(gpu.upload(&bits)?),
+            shape,
+        })
     }
 
     /// Logits drawn on the device, uniform in `[lo, hi)` (rounded to bf16 for that type).
@@ -208,7 +186,8 @@ pub struct LogpsPlan<'g> {
     gpu: &'g Gpu,
     shape: [usize; 3],
     dtype: LogitsType,
-    opts: LogpsOptions,
+    opts: LogpOptions,
+    accumulation: Accumulation,
     counts: Vec<usize>,
     targets: DeviceBuffer<i32>,
     row_logp: DeviceBuffer<f64>,
@@ -223,20 +202,41 @@ pub struct LogpsPlan<'g> {
 /// Threads per block of the row kernels.
 pub const DEFAULT_BLOCK: u32 = 256;
 
-/// Per row of the logits: the index of the scored label, or −1. Checks every scored label.
+/// Checks labels `[B, T]` and mask `[B, T]` against logits of `shape` as
+/// [`crate::logps::sequence_logps`] does, and returns the scored tokens per sequence. Needs no
+/// device: [`LogpsPlan::new`] runs the same checks before it allocates or launches anything.
+pub fn check_inputs(
+    shape: [usize; 3],
+    labels: &[i64],
+    mask: Option<&[bool]>,
+    opts: &LogpOptions,
+) -> Result<Vec<usize>> {
+    check_shape(shape)?;
+    Ok(targets(labels, mask, shape, opts)?.1)
+}
+
+/// Per row of the logits: the index of the scored label, or −1. Checks every label.
 fn targets(
     labels: &[i64],
     mask: Option<&[bool]>,
     shape: [usize; 3],
-    opts: &LogpsOptions,
+    opts: &LogpOptions,
 ) -> Result<(Vec<i32>, Vec<usize>)> {
     let [b, t, v] = shape;
     if labels.len() != b * t {
-        return Err(CudaError::LengthMismatch { what: "labels", expected: b * t, got: labels.len() });
+        return Err(CudaError::LengthMismatch {
+            what: "labels",
+            expected: b * t,
+            got: labels.len(),
+        });
     }
     if let Some(m) = mask {
         if m.len() != b * t {
-            return Err(CudaError::LengthMismatch { what: "mask", expected: b * t, got: m.len() });
+            return Err(CudaError::LengthMismatch {
+                what: "mask",
+                expected: b * t,
+                got: m.len(),
+            });
         }
     }
     if opts.shift && t < 2 {
@@ -245,33 +245,44 @@ fn targets(
     let offset = usize::from(opts.shift);
     let mut out = vec![-1i32; b * t];
     let mut counts = vec![0usize; b];
-    for seq in 0..b {
+    for (seq, count) in counts.iter_mut().enumerate() {
         for pos in offset..t {
             let k = seq * t + pos;
             let label = labels[k];
-            if label == opts.ignore_index || mask.is_some_and(|m| !m[k]) {
+            if label == opts.ignore_index {
                 continue;
             }
+            // Every label but the ignore index must be a token, masked or not.
             if label < 0 || label as u64 >= v as u64 {
-                return Err(CudaError::LabelOutOfRange { batch: seq, pos, label, vocab: v });
+                return Err(CudaError::LabelOutOfRange {
+                    batch: seq,
+                    pos,
+                    label,
+                    vocab: v,
+                });
+            }
+            if mask.is_some_and(|m| !m[k]) {
+                continue;
             }
             out[k - offset] = label as i32;
-            counts[seq] += 1;
+            *count += 1;
         }
     }
     Ok((out, counts))
 }
 
 impl<'g> LogpsPlan<'g> {
-    /// Validates labels (and mask) against the logits' shape, uploads the per-row targets and
-    /// allocates the outputs. With `with_gradient`, also the gradient (as large as the logits),
+    /// Validates labels (and mask) against the logits' shape as [`crate::logps::sequence_logps`]
+    /// does (labels `[B, T]`, mask `[B, T]` aligned with the labels, `true` = scored), uploads the
+    /// per-row targets and allocates the outputs. With `with_gradient`, also the gradient (as large as the logits),
     /// whose memory is checked here, before any launch.
     pub fn new(
         gpu: &'g Gpu,
         logits: &DeviceLogits,
         labels: &[i64],
         mask: Option<&[bool]>,
-        opts: LogpsOptions,
+        opts: LogpOptions,
+        accumulation: Accumulation,
         with_gradient: bool,
     ) -> Result<Self> {
         let shape = logits.shape;
@@ -295,6 +306,7 @@ impl<'g> LogpsPlan<'g> {
             shape,
             dtype: logits.dtype(),
             opts,
+            accumulation,
             counts,
             targets: gpu.upload(&tg)?,
             row_logp: gpu.buffer(rows)?,
@@ -319,7 +331,10 @@ impl<'g> LogpsPlan<'g> {
 
     fn check(&self, logits: &DeviceLogits) -> Result<()> {
         if logits.shape != self.shape {
-            return Err(CudaError::ShapeMismatch { expected: self.shape, got: logits.shape });
+            return Err(CudaError::ShapeMismatch {
+                expected: self.shape,
+                got: logits.shape,
+            });
         }
         if logits.dtype() != self.dtype {
             return Err(CudaError::LogitsTypeMismatch);
@@ -328,7 +343,7 @@ impl<'g> LogpsPlan<'g> {
     }
 
     fn suffix(&self) -> &'static str {
-        match (self.dtype, self.opts.accumulation) {
+        match (self.dtype, self.accumulation) {
             (LogitsType::F32, Accumulation::F32) => "f32_acc32",
             (LogitsType::F32, Accumulation::F64) => "f32_acc64",
             (LogitsType::Bf16, Accumulation::F32) => "bf16_acc32",
@@ -365,7 +380,7 @@ impl<'g> LogpsPlan<'g> {
             self.seq.as_device_ptr(),
         );
         let forward = format!("logps_forward_{}", self.suffix());
-        let sum = match self.opts.accumulation {
+        let sum = match self.accumulation {
             Accumulation::F32 => "logps_sequence_sum_acc32",
             Accumulation::F64 => "logps_sequence_sum_acc64",
         };
@@ -381,7 +396,13 @@ impl<'g> LogpsPlan<'g> {
                 block,
                 &[arg(&x), arg(&tg), arg(&v64), arg(&rl), arg(&rs)],
             )?;
-            self.gpu.launch(&self.gpu.logps, sum, b as u32, 256, &[arg(&rl), arg(&t32), arg(&sq)])?;
+            self.gpu.launch(
+                &self.gpu.logps,
+                sum,
+                b as u32,
+                256,
+                &[arg(&rl), arg(&t32), arg(&sq)],
+            )?;
         }
         self.forward_done = true;
         Ok(())
@@ -390,7 +411,9 @@ impl<'g> LogpsPlan<'g> {
     /// Waits for the forward pass and downloads the sequence log-probabilities.
     pub fn read_forward(&self) -> Result<GpuSequenceLogps> {
         if !self.forward_done {
-            return Err(CudaError::MissingStep { needed: "the forward pass" });
+            return Err(CudaError::MissingStep {
+                needed: "the forward pass",
+            });
         }
         self.gpu.synchronize()?;
         let sums = download(&self.seq, self.shape[0])?;
@@ -404,14 +427,21 @@ impl<'g> LogpsPlan<'g> {
                 (Reduction::Mean, c, _) => s / c as f64,
             })
             .collect();
-        Ok(GpuSequenceLogps { logps, token_counts: self.counts.clone() })
+        Ok(GpuSequenceLogps {
+            logps,
+            token_counts: self.counts.clone(),
+        })
     }
 
     /// Sets the upstream gradient $g_b = \partial L / \partial \log p_b$ (one per sequence).
     pub fn set_upstream(&mut self, upstream: &[f64]) -> Result<()> {
         let b = self.shape[0];
         if upstream.len() != b {
-            return Err(CudaError::LengthMismatch { what: "upstream", expected: b, got: upstream.len() });
+            return Err(CudaError::LengthMismatch {
+                what: "upstream",
+                expected: b,
+                got: upstream.len(),
+            });
         }
         let scale: Vec<f64> = upstream
             .iter()
@@ -422,7 +452,9 @@ impl<'g> LogpsPlan<'g> {
             })
             .collect();
         use cust::memory::CopyDestination;
-        self.seq_scale.copy_from(&scale[..]).map_err(driver("cuMemcpyHtoD"))?;
+        self.seq_scale
+            .copy_from(&scale[..])
+            .map_err(driver("cuMemcpyHtoD"))?;
         self.upstream_set = true;
         Ok(())
     }
@@ -431,10 +463,14 @@ impl<'g> LogpsPlan<'g> {
     pub fn launch_backward(&mut self, logits: &DeviceLogits, block: u32) -> Result<()> {
         self.check(logits)?;
         if !self.forward_done {
-            return Err(CudaError::MissingStep { needed: "the forward pass" });
+            return Err(CudaError::MissingStep {
+                needed: "the forward pass",
+            });
         }
         if !self.upstream_set {
-            return Err(CudaError::MissingStep { needed: "set_upstream" });
+            return Err(CudaError::MissingStep {
+                needed: "set_upstream",
+            });
         }
         let block = block.clamp(32, 1024) / 32 * 32;
         let [b, t, v] = self.shape;
@@ -446,7 +482,11 @@ impl<'g> LogpsPlan<'g> {
         let g = match &self.grad {
             Some(LogitsData::F32(d)) => d.as_device_ptr().as_raw(),
             Some(LogitsData::Bf16(d)) => d.as_device_ptr().as_raw(),
-            None => return Err(CudaError::MissingStep { needed: "a plan made with_gradient" }),
+            None => {
+                return Err(CudaError::MissingStep {
+                    needed: "a plan made with_gradient",
+                })
+            }
         };
         let tg = self.targets.as_device_ptr();
         let rs = self.row_lse.as_device_ptr();
@@ -461,7 +501,15 @@ impl<'g> LogpsPlan<'g> {
                 &backward,
                 rows,
                 block,
-                &[arg(&x), arg(&tg), arg(&rs), arg(&sc), arg(&v64), arg(&t32), arg(&g)],
+                &[
+                    arg(&x),
+                    arg(&tg),
+                    arg(&rs),
+                    arg(&sc),
+                    arg(&v64),
+                    arg(&t32),
+                    arg(&g),
+                ],
             )
         }
     }
@@ -476,7 +524,9 @@ impl<'g> LogpsPlan<'g> {
                 .into_iter()
                 .map(|u| f64::from(Bf16(u).to_f32()))
                 .collect()),
-            None => Err(CudaError::MissingStep { needed: "a plan made with_gradient" }),
+            None => Err(CudaError::MissingStep {
+                needed: "a plan made with_gradient",
+            }),
         }
     }
 }

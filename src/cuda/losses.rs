@@ -1,91 +1,40 @@
 //! Batched pair losses on the GPU (kernels in `kernels/losses.cu`).
 //!
-//! With $h = (\log\pi_\theta(y_w) - \log\pi_\theta(y_l)) - (\log\pi_{ref}(y_w) - \log\pi_{ref}(y_l))$
-//! and $z = \beta h$, per pair: the loss $\ell$ ([`PairLossKind`]), the rewards
+//! With the log-ratios $\ell_w = \log\pi_\theta(y_w) - \log\pi_{ref}(y_w)$,
+//! $\ell_l = \log\pi_\theta(y_l) - \log\pi_{ref}(y_l)$, $h = \ell_w - \ell_l$ and $z = \beta h$, per pair:
+//! the loss $\ell$ of a [`LossSpec`] (sigmoid, cDPO, robust, IPO, hinge: [`SUPPORTED`]), the rewards
 //! $\beta(\log\pi_\theta(y_w) - \log\pi_{ref}(y_w))$ and $\beta(\log\pi_\theta(y_l) - \log\pi_{ref}(y_l))$,
 //! and $\partial \bar\ell / \partial$ each of the four inputs, $\bar\ell = \frac1n\sum_i \ell_i$.
 //! The batch mean is summed in f64 in two stages of fixed order (per-block partials, then one
 //! block), so it is the same bits on every run.
 
 use super::{arg, download, poison, CudaError, Gpu, Result};
+use crate::loss::{LossSpec, LossType};
 use cust::memory::{bytemuck::Pod, DeviceBuffer, DeviceCopy, DevicePointer};
 
-/// The per-pair losses implemented on the GPU (the authors' semantics: summed log-probabilities).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PairLossKind {
-    /// $-\log\sigma(z) = \mathrm{softplus}(-z)$.
-    Sigmoid,
-    /// Conservative DPO: $(1-\varepsilon)\,\mathrm{softplus}(-z) + \varepsilon\,\mathrm{softplus}(z)$.
-    Cdpo,
-    /// Robust DPO: $((1-\varepsilon)\,\mathrm{softplus}(-z) - \varepsilon\,\mathrm{softplus}(z)) / (1-2\varepsilon)$.
-    Robust,
-    /// IPO: $(h - 1/(2\beta))^2$.
-    Ipo,
-    /// Hinge: $\max(0, 1 - z)$.
-    Hinge,
-}
-
-impl PairLossKind {
-    /// Every kind, in kernel order.
-    pub const ALL: [PairLossKind; 5] = [
-        PairLossKind::Sigmoid,
-        PairLossKind::Cdpo,
-        PairLossKind::Robust,
-        PairLossKind::Ipo,
-        PairLossKind::Hinge,
-    ];
-
-    fn code(self) -> i32 {
-        match self {
-            PairLossKind::Sigmoid => 0,
-            PairLossKind::Cdpo => 1,
-            PairLossKind::Robust => 2,
-            PairLossKind::Ipo => 3,
-            PairLossKind::Hinge => 4,
-        }
+/// Checks a loss for the kernels: valid parameters ([`CudaError::Loss`]) and a loss they
+/// implement ([`CudaError::UnsupportedLoss`]); returns the kernel's code for it. Sigmoid with
+/// ε > 0 is cDPO (as in [`crate::loss::compute`]); the kernels compute every loss the authors'
+/// way (summed log-probabilities). Needs no device.
+pub fn check_loss(spec: &LossSpec) -> Result<i32> {
+    spec.validate().map_err(CudaError::Loss)?;
+    match spec.loss_type() {
+        LossType::Sigmoid | LossType::Cdpo => Ok(1),
+        LossType::Robust => Ok(2),
+        LossType::Ipo => Ok(3),
+        LossType::Hinge => Ok(4),
+        other => Err(CudaError::UnsupportedLoss { loss: other }),
     }
 }
 
-/// A pair loss with its parameters: β and the label smoothing ε (used by cDPO and robust).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PairLoss {
-    /// Which loss.
-    pub kind: PairLossKind,
-    /// β > 0 (τ for IPO).
-    pub beta: f64,
-    /// ε: in [0, 1] for cDPO, in [0, ½) for robust, ignored otherwise.
-    pub label_smoothing: f64,
-}
-
-impl PairLoss {
-    /// The loss `kind` with β and ε = 0.
-    pub fn new(kind: PairLossKind, beta: f64) -> PairLoss {
-        PairLoss { kind, beta, label_smoothing: 0.0 }
-    }
-
-    /// The same loss with label smoothing ε.
-    pub fn with_label_smoothing(self, eps: f64) -> PairLoss {
-        PairLoss { label_smoothing: eps, ..self }
-    }
-
-    /// Checks β and ε against the loss's range.
-    pub fn validate(&self) -> Result<()> {
-        if !(self.beta.is_finite() && self.beta > 0.0) {
-            return Err(CudaError::InvalidParameter {
-                name: "beta",
-                value: self.beta,
-                allowed: "(0, ∞)",
-            });
-        }
-        let eps = self.label_smoothing;
-        let bad = |allowed| CudaError::InvalidParameter { name: "label_smoothing", value: eps, allowed };
-        match self.kind {
-            PairLossKind::Cdpo if !(0.0..=1.0).contains(&eps) => Err(bad("[0, 1]")),
-            PairLossKind::Robust if !(0.0..0.5).contains(&eps) => Err(bad("[0, 0.5)")),
-            _ => Ok(()),
-        }
-    }
-}
+/// The loss types the kernels implement.
+pub const SUPPORTED: [LossType; 5] = [
+    LossType::Sigmoid,
+    LossType::Cdpo,
+    LossType::Robust,
+    LossType::Ipo,
+    LossType::Hinge,
+];
 
 /// Floating-point types the pair-loss kernels take: f32 and f64.
 pub trait PairFloat: DeviceCopy + Pod + Default + Copy + Into<f64> {
@@ -116,7 +65,11 @@ pub struct PairOutputs {
 
 impl PairOutputs {
     /// Every output.
-    pub const ALL: PairOutputs = PairOutputs { losses: true, rewards: true, gradients: true };
+    pub const ALL: PairOutputs = PairOutputs {
+        losses: true,
+        rewards: true,
+        gradients: true,
+    };
 }
 
 /// What the GPU computed for a batch, downloaded (values of the kernel's precision).
@@ -138,6 +91,26 @@ pub struct PairLossResult<T> {
     pub grad_reference_chosen: Vec<T>,
     /// ∂ mean / ∂ reference rejected.
     pub grad_reference_rejected: Vec<T>,
+}
+
+/// Checks the lengths of the four arrays (policy chosen, policy rejected, reference chosen,
+/// reference rejected): equal and not zero. Returns the batch size. Needs no device.
+pub fn check_lengths(lengths: &[usize; 4]) -> Result<usize> {
+    let n = lengths[0];
+    let names = ["policy_rejected", "reference_chosen", "reference_rejected"];
+    for (what, &got) in names.into_iter().zip(&lengths[1..]) {
+        if got != n {
+            return Err(CudaError::LengthMismatch {
+                what,
+                expected: n,
+                got,
+            });
+        }
+    }
+    if n == 0 {
+        return Err(CudaError::EmptyBatch);
+    }
+    Ok(n)
 }
 
 /// Largest number of blocks of the first stage (a constant, so the mean's summation order
@@ -172,17 +145,15 @@ impl<'g, T: PairFloat> PairBatch<'g, T> {
             inputs,
             losses: gpu.buffer(n)?,
             rewards: [gpu.buffer(n)?, gpu.buffer(n)?],
-            grads: [gpu.buffer(n)?, gpu.buffer(n)?, gpu.buffer(n)?, gpu.buffer(n)?],
+            grads: [
+                gpu.buffer(n)?,
+                gpu.buffer(n)?,
+                gpu.buffer(n)?,
+                gpu.buffer(n)?,
+            ],
             partials: gpu.buffer(MAX_BLOCKS)?,
             mean: gpu.buffer(1)?,
         })
-    }
-
-    fn check_size(gpu: &Gpu, n: usize) -> Result<()> {
-        if n == 0 {
-            return Err(CudaError::EmptyBatch);
-        }
-        gpu.ensure_free(Self::device_bytes(n))
     }
 
     /// Uploads the four log-probability arrays (all of one length n > 0).
@@ -193,17 +164,13 @@ impl<'g, T: PairFloat> PairBatch<'g, T> {
         reference_chosen: &[T],
         reference_rejected: &[T],
     ) -> Result<Self> {
-        let n = policy_chosen.len();
-        for (what, a) in [
-            ("policy_rejected", policy_rejected),
-            ("reference_chosen", reference_chosen),
-            ("reference_rejected", reference_rejected),
-        ] {
-            if a.len() != n {
-                return Err(CudaError::LengthMismatch { what, expected: n, got: a.len() });
-            }
-        }
-        Self::check_size(gpu, n)?;
+        let n = check_lengths(&[
+            policy_chosen.len(),
+            policy_rejected.len(),
+            reference_chosen.len(),
+            reference_rejected.len(),
+        ])?;
+        gpu.ensure_free(Self::device_bytes(n))?;
         let inputs = [
             gpu.upload(policy_chosen)?,
             gpu.upload(policy_rejected)?,
@@ -216,8 +183,14 @@ impl<'g, T: PairFloat> PairBatch<'g, T> {
     /// A batch of `n` pairs whose log-probabilities are drawn on the device, uniform in
     /// `[lo, hi)` (for benchmarks; [`PairBatch::inputs`] downloads them).
     pub fn random(gpu: &'g Gpu, n: usize, seed: u64, lo: f64, hi: f64) -> Result<Self> {
-        Self::check_size(gpu, n)?;
-        let mut inputs = [gpu.buffer(n)?, gpu.buffer(n)?, gpu.buffer(n)?, gpu.buffer(n)?];
+        check_lengths(&[n; 4])?;
+        gpu.ensure_free(Self::device_bytes(n))?;
+        let mut inputs = [
+            gpu.buffer(n)?,
+            gpu.buffer(n)?,
+            gpu.buffer(n)?,
+            gpu.buffer(n)?,
+        ];
         for (k, buf) in inputs.iter_mut().enumerate() {
             gpu.fill_uniform(T::FILL, buf, seed.wrapping_add(k as u64), lo, hi)?;
         }
@@ -247,17 +220,29 @@ impl<'g, T: PairFloat> PairBatch<'g, T> {
 
     /// Fills every output with NaN, so that an element a launch fails to write shows.
     pub fn poison_outputs(&mut self) -> Result<()> {
-        let PairBatch { losses, rewards, grads, partials, mean, .. } = self;
-        for b in std::iter::once(losses).chain(rewards.iter_mut()).chain(grads.iter_mut()) {
+        let PairBatch {
+            losses,
+            rewards,
+            grads,
+            partials,
+            mean,
+            ..
+        } = self;
+        for b in std::iter::once(losses)
+            .chain(rewards.iter_mut())
+            .chain(grads.iter_mut())
+        {
             poison(b)?;
         }
         poison(partials)?;
         poison(mean)
     }
 
-    /// Launches the kernels (asynchronously) for `loss`, writing the outputs selected.
-    pub fn launch(&mut self, loss: &PairLoss, outputs: PairOutputs) -> Result<()> {
-        loss.validate()?;
+    /// Launches the kernels (asynchronously) for `spec`, writing the outputs selected (the
+    /// others keep their contents). Non-finite inputs propagate (IEEE), as with
+    /// [`LossSpec::with_propagate_non_finite`].
+    pub fn launch(&mut self, spec: &LossSpec, outputs: PairOutputs) -> Result<()> {
+        let kind = check_loss(spec)?;
         let vec = 16 / std::mem::size_of::<T>();
         let blocks = self.n.div_ceil(vec).div_ceil(BLOCK).clamp(1, MAX_BLOCKS) as u32;
         let pick = |on: bool, b: &DeviceBuffer<T>| {
@@ -281,12 +266,13 @@ impl<'g, T: PairFloat> PairBatch<'g, T> {
             pick(outputs.gradients, &self.grads[3]),
         ];
         let n = self.n as u64;
-        let kind = loss.kind.code();
-        let (beta, eps) = (loss.beta, loss.label_smoothing);
+        let (beta, eps) = (spec.beta(), spec.label_smoothing());
+        let ref_free = i32::from(spec.reference_free());
         let partials = self.partials.as_device_ptr();
         let mean = self.mean.as_device_ptr();
         let (nblocks, scale) = (blocks, 1.0 / self.n as f64);
-        // SAFETY: the argument list matches `pair_losses_*` (4 inputs, n, kind, β, ε, 7 outputs,
+        // SAFETY: the argument list matches `pair_losses_*` (4 inputs, n, kind, β, ε,
+        // reference-free, 7 outputs,
         // partials); every buffer holds n elements (partials MAX_BLOCKS ≥ grid), outputs not
         // selected are null and skipped by the kernel. `sum_partials` reads the `blocks`
         // partials the first launch wrote and writes one f64.
@@ -305,6 +291,7 @@ impl<'g, T: PairFloat> PairBatch<'g, T> {
                     arg(&kind),
                     arg(&beta),
                     arg(&eps),
+                    arg(&ref_free),
                     arg(&ptrs[4]),
                     arg(&ptrs[5]),
                     arg(&ptrs[6]),
@@ -345,13 +332,13 @@ impl<'g, T: PairFloat> PairBatch<'g, T> {
 /// One-shot: uploads, launches for every output, and downloads.
 pub fn pair_losses<T: PairFloat>(
     gpu: &Gpu,
-    loss: &PairLoss,
+    spec: &LossSpec,
     policy_chosen: &[T],
     policy_rejected: &[T],
     reference_chosen: &[T],
     reference_rejected: &[T],
 ) -> Result<PairLossResult<T>> {
-    loss.validate()?;
+    check_loss(spec)?;
     let mut batch = PairBatch::upload(
         gpu,
         policy_chosen,
@@ -359,7 +346,6 @@ pub fn pair_losses<T: PairFloat>(
         reference_chosen,
         reference_rejected,
     )?;
-    batch.launch(loss, PairOutputs::ALL)?;
+    batch.launch(spec, PairOutputs::ALL)?;
     batch.read()
 }
-

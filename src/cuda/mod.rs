@@ -94,7 +94,9 @@ impl Gpu {
 
     /// Waits for all launched work; a kernel's asynchronous failure surfaces here.
     pub fn synchronize(&self) -> Result<()> {
-        self.stream.synchronize().map_err(driver("cuStreamSynchronize"))
+        self.stream
+            .synchronize()
+            .map_err(driver("cuStreamSynchronize"))
     }
 
     /// Free and total device memory in bytes.
@@ -106,7 +108,10 @@ impl Gpu {
     pub fn ensure_free(&self, bytes: usize) -> Result<()> {
         let (free, _) = self.memory()?;
         if bytes > free {
-            return Err(CudaError::InsufficientDeviceMemory { needed: bytes, free });
+            return Err(CudaError::InsufficientDeviceMemory {
+                needed: bytes,
+                free,
+            });
         }
         Ok(())
     }

@@ -55,7 +55,12 @@ pub fn time_median(
 
 /// Bandwidth of a device-to-device copy of `bytes` bytes, counting bytes read plus bytes
 /// written, in GB/s (10⁹ bytes per second), from the median of `runs` timed copies.
-pub fn copy_bandwidth(gpu: &Gpu, bytes: usize, warmup: usize, runs: usize) -> Result<(f64, Timing)> {
+pub fn copy_bandwidth(
+    gpu: &Gpu,
+    bytes: usize,
+    warmup: usize,
+    runs: usize,
+) -> Result<(f64, Timing)> {
     let words = bytes / 4;
     gpu.ensure_free(2 * words * 4)?;
     let mut src = gpu.buffer::<u32>(words)?;

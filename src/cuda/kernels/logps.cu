@@ -9,7 +9,8 @@
 //   row_logp = x[target] - lse,
 // then one block per sequence sums its rows' log-probabilities in a fixed order.
 // Backward, one block per row, reading the row once and writing its gradient once:
-//   grad[v] = (exp(x[v] - lse) - [v == target]) * scale[b] on scored rows, 0 elsewhere,
+//   grad[v] = ([v == target] - exp(x[v] - lse)) * scale[b] on scored rows, 0 elsewhere
+// (the derivative of the log-probability; the negative log-likelihood's is its negative),
 // with lse saved by the forward pass (no log-softmax is materialised).
 //
 // Accumulation type Acc: float (exp through exp2f, about 2 ulp) or double (exp of libdevice).
@@ -219,7 +220,7 @@ __device__ void logps_backward(const typename L::elem* __restrict__ logits,
 #pragma unroll
             for (int k = 0; k < E; ++k) {
                 const Acc p = exp_diff(Acc(v[u][k]), lse);
-                o[k] = float((base + k == trel ? p - Acc(1) : p) * scale);
+                o[k] = float((base + k == trel ? Acc(1) - p : -p) * scale);
             }
             L::store(gbody, i + u * uint64_t(blockDim.x), o);
         }
@@ -231,18 +232,18 @@ __device__ void logps_backward(const typename L::elem* __restrict__ logits,
 #pragma unroll
         for (int k = 0; k < E; ++k) {
             const Acc p = exp_diff(Acc(v[k]), lse);
-            o[k] = float((base + k == trel ? p - Acc(1) : p) * scale);
+            o[k] = float((base + k == trel ? Acc(1) - p : -p) * scale);
         }
         L::store(gbody, i, o);
     }
     const uint64_t tail = head + nvec * E;
     for (uint64_t j = threadIdx.x; j < head; j += blockDim.x) {
         const Acc p = exp_diff(Acc(L::one(x, j)), lse);
-        L::store_one(g, j, float((j == uint64_t(tgt) ? p - Acc(1) : p) * scale));
+        L::store_one(g, j, float((j == uint64_t(tgt) ? Acc(1) - p : -p) * scale));
     }
     for (uint64_t j = tail + threadIdx.x; j < V; j += blockDim.x) {
         const Acc p = exp_diff(Acc(L::one(x, j)), lse);
-        L::store_one(g, j, float((j == uint64_t(tgt) ? p - Acc(1) : p) * scale));
+        L::store_one(g, j, float((j == uint64_t(tgt) ? Acc(1) - p : -p) * scale));
     }
 }
 
