@@ -11,10 +11,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv=target/nvcc-13.0
-bin="$venv/lib/python3.11/site-packages/nvidia/cu13/bin"
 pins="nvidia-cuda-nvcc==13.0.88 nvidia-nvvm==13.0.88 nvidia-cuda-runtime==13.0.96 nvidia-cuda-crt==13.0.88"
 if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -m pip freeze 2>/dev/null | grep -q '^nvidia-cuda-nvcc==13.0.88$'; then
-    python3 -m venv "$venv"
+    if ! python3 -m venv "$venv"; then
+        apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+        python3 -m venv "$venv"
+    fi
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $pins
 fi
 nvcc=$(ls "$venv"/lib/python3*/site-packages/nvidia/cu13/bin/nvcc)

@@ -41,8 +41,10 @@ __device__ __forceinline__ void pair_loss(int kind, T beta, T eps, T h, T& loss,
     }
     const T z = beta * h;
     if (kind == LOSS_HINGE) {
-        loss = fmax(T(0), T(1) - z);
-        dh = z < T(1) ? -beta : T(0);
+        const T a = T(1) - z;
+        const T zero = a == a ? T(0) : a;   // 0, or the NaN to propagate
+        loss = a > T(0) ? a : zero;         // max(0, a)
+        dh = a > T(0) ? -beta : zero;
         return;
     }
     const T e = exp_(-fabs(z));             // in (0, 1]
