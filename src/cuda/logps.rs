@@ -78,17 +78,22 @@ fn elem_bytes(dtype: LogitsType) -> usize {
 }
 
 impl DeviceLogits {
-    /// Uploads f32 logits of the given shape.
-    pub fn from_f32(gpu: &Gpu, host: &[f32], shape: [usize; 3]) -> Result<DeviceLogits> {
+    /// Checks `len` host values against `shape` and the device memory they need.
+    fn check_upload(gpu: &Gpu, shape: [usize; 3], len: usize, dtype: LogitsType) -> Result<()> {
         let n = check_shape(shape)?;
-        if host.len() != n {
+        if len != n {
             return Err(CudaError::LengthMismatch {
                 what: "logits",
                 expected: n,
-                got: host.len(),
+                got: len,
             });
         }
-        gpu.ensure_free(n.saturating_mul(4))?;
+        gpu.ensure_free(n.saturating_mul(elem_bytes(dtype)))
+    }
+
+    /// Uploads f32 logits of the given shape.
+    pub fn from_f32(gpu: &Gpu, host: &[f32], shape: [usize; 3]) -> Result<DeviceLogits> {
+        Self::check_upload(gpu, shape, host.len(), LogitsType::F32)?;
         Ok(DeviceLogits {
             data: LogitsData::F32(gpu.upload(host)?),
             shape,
@@ -97,15 +102,7 @@ impl DeviceLogits {
 
     /// Uploads bf16 logits of the given shape.
     pub fn from_bf16(gpu: &Gpu, host: &[Bf16], shape: [usize; 3]) -> Result<DeviceLogits> {
-        let n = check_shape(shape)?;
-        if host.len() != n {
-            return Err(CudaError::LengthMismatch {
-                what: "logits",
-                expected: n,
-                got: host.len(),
-            });
-        }
-        gpu.ensure_free(n.saturating_mul(2))?;
+        Self::check_upload(gpu, shape, host.len(), LogitsType::Bf16)?;
         let bits: Vec<u16> = host.iter().map(|b| b.0).collect();
         Ok(DeviceLogits {
             data: LogitsData::Bf16(gpu.upload(&bits)?),

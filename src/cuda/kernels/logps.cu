@@ -76,7 +76,7 @@ struct Lse {
         if (m == -INFINITY) {
             // Every value so far is -inf (adds 0) or NaN (which fmax skips but must propagate).
 #pragma unroll
-            for (int k = 0; k < K; ++k) s += Acc(x[k]) - Acc(x[k]);
+            for (int k = 0; k < K; ++k) if (x[k] != x[k]) s = Acc(x[k]);
             return;
         }
 #pragma unroll
