@@ -102,9 +102,13 @@ fn logps_rows(
     let fast = acc == Accumulation::F32;
     let blocks: &[u32] = if fast { &[128, 256, 512, 1024] } else { &[256] };
     let mut best: [Option<(u32, Timing)>; 2] = [None, None];
-    for &block in blocks {
+    for &asked in blocks {
+        let (block, back) = plan.block_used(asked)?;
+        if (block, back) != (asked, asked) {
+            println!("  {label}: block {asked} runs as {block} (forward), {back} (backward)");
+        }
         let f = time_median(gpu, WARMUP, RUNS, || plan.launch_forward(&logits, block))?;
-        let g = time_median(gpu, WARMUP, RUNS, || plan.launch_backward(&logits, block))?;
+        let g = time_median(gpu, WARMUP, RUNS, || plan.launch_backward(&logits, back))?;
         println!(
             "  {label} block {block}: forward {:.1} µs, backward {:.1} µs",
             f.median_us, g.median_us

@@ -489,6 +489,7 @@ fn check_logps(test: &str, dtype: LogitsType, acc: Accumulation) {
             true,
         )
         .expect("plan");
+        let (block, _) = plan.block_used(block).expect("block");
         plan.poison_outputs().expect("poison");
         plan.launch_forward(&logits, block).expect("forward");
         let got = plan.read_forward().expect("read forward");

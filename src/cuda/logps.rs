@@ -316,6 +316,18 @@ impl<'g> LogpsPlan<'g> {
         })
     }
 
+    /// The threads per block a launch with `block` uses: the forward and backward kernels of
+    /// this plan's type and accumulation, in that order.
+    pub fn block_used(&self, block: u32) -> Result<(u32, u32)> {
+        let m = &self.gpu.logps;
+        Ok((
+            self.gpu
+                .fit_block(m, &format!("logps_forward_{}", self.suffix()), block)?,
+            self.gpu
+                .fit_block(m, &format!("logps_backward_{}", self.suffix()), block)?,
+        ))
+    }
+
     /// Scored tokens per sequence.
     pub fn token_counts(&self) -> &[usize] {
         &self.counts
@@ -360,10 +372,10 @@ impl<'g> LogpsPlan<'g> {
         }
     }
 
-    /// Launches the forward pass (asynchronously) with `block` threads per row.
+    /// Launches the forward pass (asynchronously) with `block` threads per row (rounded to a
+    /// multiple of 32 the kernel can run with; see [`LogpsPlan::block_used`]).
     pub fn launch_forward(&mut self, logits: &DeviceLogits, block: u32) -> Result<()> {
         self.check(logits)?;
-        let block = block.clamp(32, 1024) / 32 * 32;
         let [b, t, v] = self.shape;
         let (rows, v64, t32) = ((b * t) as u32, v as u64, t as u32);
         let x = match &logits.data {
@@ -377,6 +389,7 @@ impl<'g> LogpsPlan<'g> {
             self.seq.as_device_ptr(),
         );
         let forward = format!("logps_forward_{}", self.suffix());
+        let block = self.gpu.fit_block(&self.gpu.logps, &forward, block)?;
         let sum = match self.accumulation {
             Accumulation::F32 => "logps_sequence_sum_acc32",
             Accumulation::F64 => "logps_sequence_sum_acc64",
@@ -456,7 +469,8 @@ impl<'g> LogpsPlan<'g> {
         Ok(())
     }
 
-    /// Launches the backward pass (asynchronously) with `block` threads per row.
+    /// Launches the backward pass (asynchronously) with `block` threads per row (rounded as for
+    /// [`LogpsPlan::launch_forward`]).
     pub fn launch_backward(&mut self, logits: &DeviceLogits, block: u32) -> Result<()> {
         self.check(logits)?;
         if !self.forward_done {
@@ -469,7 +483,6 @@ impl<'g> LogpsPlan<'g> {
                 needed: "set_upstream",
             });
         }
-        let block = block.clamp(32, 1024) / 32 * 32;
         let [b, t, v] = self.shape;
         let (rows, v64, t32) = ((b * t) as u32, v as u64, t as u32);
         let x = match &logits.data {
@@ -489,6 +502,7 @@ impl<'g> LogpsPlan<'g> {
         let rs = self.row_lse.as_device_ptr();
         let sc = self.seq_scale.as_device_ptr();
         let backward = format!("logps_backward_{}", self.suffix());
+        let block = self.gpu.fit_block(&self.gpu.logps, &backward, block)?;
         // SAFETY: `logps_backward_*` takes (logits, target, row_lse, seq_scale, V, T, grad);
         // block r reads row r of the logits and target/row_lse[r], seq_scale[r / T], and writes
         // row r of the gradient, which has the logits' shape and type (checked above).

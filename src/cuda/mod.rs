@@ -135,6 +135,19 @@ impl Gpu {
         Ok(buf)
     }
 
+    /// `block` rounded down to a multiple of 32 in `32..=1024`, and down to the most threads per
+    /// block that `function` can be launched with (it depends on its registers).
+    fn fit_block(&self, module: &Module, function: &str, block: u32) -> Result<u32> {
+        let f = module
+            .get_function(function)
+            .map_err(driver("cuModuleGetFunction"))?;
+        let max = f
+            .get_attribute(cust::function::FunctionAttribute::MaxThreadsPerBlock)
+            .map_err(driver("cuFuncGetAttribute"))?;
+        let max = u32::try_from(max).unwrap_or(32).clamp(32, 1024);
+        Ok(block.clamp(32, max) / 32 * 32)
+    }
+
     /// Launches `function` of `module` with the given arguments.
     ///
     /// # Safety
