@@ -66,9 +66,9 @@ pub fn ulps(a: f64, b: f64) -> u64 {
 /// Unit roundoff of `f32`: $u = 2^{-24}$.
 pub const F32_UNIT_ROUNDOFF: f64 = 1.0 / 16_777_216.0;
 
-/// Relative rounding of an `f32` value stored as bf16 (round to nearest even, 8-bit
-/// significand): at most $2^{-9}$ for normal values.
-pub const BF16_UNIT_ROUNDOFF: f64 = 1.0 / 512.0;
+/// Unit roundoff of bf16 (8-bit significand, 7 bits stored): $u = 2^{-8}$, the largest relative
+/// error of rounding a normal `f32` to the nearest bf16.
+pub const BF16_UNIT_ROUNDOFF: f64 = 1.0 / 256.0;
 
 /// GPU pair losses against the oracle on the same (widened) inputs, in units of the kernel's unit
 /// roundoff $u$ times the condition-scaled magnitude of each output: for a loss
