@@ -653,5 +653,12 @@ fn pair_gradient(s: &LossSpec, lw: f64, ll: f64) -> [f64; 2] {
 /// Losses the authors' code lacks are computed from their §2 definitions with the same choices;
 /// [`crate::convention::compute_as`] restricts to what one implementation has.
 pub fn compute(spec: &LossSpec, batch: &PairLogps) -> Result<LossOutput, LossError> {
-    Ok(PreparedLoss::new(spec, batch, false, ZeroCount::Reject)?.evaluate(batch))
+    Ok(prepare(spec, batch)?.evaluate(batch))
+}
+
+/// The validated formula [`compute`] evaluates (authors' semantics), for evaluation with any
+/// [`Real`]; token-averaged log-ratios only for `sigmoid_norm`, where a zero count is
+/// [`LossError::ZeroTokenCount`].
+pub fn prepare(spec: &LossSpec, batch: &PairLogps) -> Result<PreparedLoss, LossError> {
+    PreparedLoss::new(spec, batch, false, ZeroCount::Reject)
 }
