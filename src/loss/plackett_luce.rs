@@ -55,9 +55,12 @@ pub fn plackett_luce_loss<R: Real>(
 
 /// The loss of [`plackett_luce_loss`] in `f64` after checking the inputs (lengths, finiteness,
 /// $\beta$ finite and $> 0$), with its closed-form gradient with respect to `policy` (the gradient
-/// with respect to `reference` is its negative):
-/// $$\frac{\partial\mathcal L}{\partial u_{\tau(m)}} = -1 + \sum_{k\le m}
-/// \frac{e^{u_{\tau(m)}}}{\sum_{j\ge k} e^{u_{\tau(j)}}}.$$
+/// with respect to `reference` is its negative). With $o_k = u_{\tau(k)}$ and
+/// $S_k = \log\sum_{j\ge k} e^{o_j}$ ($S_{K} = -\infty$):
+/// $$\frac{\partial\mathcal L}{\partial o_m} = -1 + \sum_{k\le m} e^{o_m - S_k}
+/// = -\sigma(S_{m+1} - o_m) + \sum_{k < m} e^{o_m - S_k},$$
+/// the second form (from $1 - e^{o_m - S_m} = \sigma(S_{m+1} - o_m)$) avoiding the cancellation
+/// of $-1 + e^{o_m - S_m}$ when $o_m$ dominates its suffix.
 pub fn plackett_luce_loss_and_grad(
     beta: f64,
     policy: &[f64],
@@ -78,16 +81,20 @@ pub fn plackett_luce_loss_and_grad(
         .map(|&i| beta * (policy[i] - reference[i]))
         .collect();
     let k = ordered.len();
-    // suffix_lse[k] = log Σ_{j ≥ k} exp(ordered[j]), built from the back (max-shifted).
-    let mut suffix_lse = vec![0.0; k];
+    // suffix[s] = S_s = log Σ_{j ≥ s} exp(o_j) (max-shifted); suffix[k] = -inf.
+    let mut suffix = vec![f64::NEG_INFINITY; k + 1];
     for start in (0..k).rev() {
-        suffix_lse[start] = f64::logsumexp(&ordered[start..])
-            .map_err(|_| LossError::Ranking(crate::preference::PreferenceError::EmptyRanking))?;
+        let (hi, lo) = if ordered[start] >= suffix[start + 1] {
+            (ordered[start], suffix[start + 1])
+        } else {
+            (suffix[start + 1], ordered[start])
+        };
+        suffix[start] = hi + (lo - hi).exp().ln_1p();
     }
     let mut grad = vec![0.0; k];
     for (m, &i) in ranking.iter().enumerate() {
-        let mass: f64 = (0..=m).map(|s| (ordered[m] - suffix_lse[s]).exp()).sum();
-        grad[i] = beta * (mass - 1.0);
+        let earlier: f64 = (0..m).map(|s| (ordered[m] - suffix[s]).exp()).sum();
+        grad[i] = beta * (earlier - (suffix[m + 1] - ordered[m]).sigmoid());
     }
     Ok((loss, grad))
 }
