@@ -115,10 +115,10 @@ pub struct Choices {
 
 use LossType as L;
 
-const TRL_COMMON: [LossType; 14] = [
+/// The losses TRL (both versions) and Liger share, ordered so that Liger's are a prefix.
+const TRL_SHARED: [LossType; 13] = [
     L::Sigmoid,
     L::Robust,
-    L::Ipo,
     L::Hinge,
     L::ExoPair,
     L::NcaPair,
@@ -127,40 +127,28 @@ const TRL_COMMON: [LossType; 14] = [
     L::ApoZero,
     L::ApoDown,
     L::Discopop,
+    L::Ipo,
     L::Aot,
     L::AotUnpaired,
-    L::Cdpo,
 ];
 
-const TRL_029: [LossType; 14] = [
-    L::Sigmoid,
-    L::Robust,
-    L::Ipo,
-    L::Hinge,
-    L::ExoPair,
-    L::NcaPair,
-    L::BcoPair,
-    L::SppoHard,
-    L::ApoZero,
-    L::ApoDown,
-    L::Discopop,
-    L::Aot,
-    L::AotUnpaired,
-    L::SigmoidNorm,
-];
+/// [`TRL_SHARED`] plus one version-specific loss.
+const fn trl_with(extra: LossType) -> [LossType; 14] {
+    let mut out = [extra; 14];
+    let mut i = 0;
+    while i < TRL_SHARED.len() {
+        out[i] = TRL_SHARED[i];
+        i += 1;
+    }
+    out
+}
 
-const LIGER: [LossType; 10] = [
-    L::Sigmoid,
-    L::Robust,
-    L::Hinge,
-    L::ExoPair,
-    L::NcaPair,
-    L::BcoPair,
-    L::SppoHard,
-    L::ApoZero,
-    L::ApoDown,
-    L::Discopop,
-];
+/// TRL up to 0.28: cDPO as `sigmoid` with label smoothing.
+const TRL_028: [LossType; 14] = trl_with(L::Cdpo);
+/// TRL from 0.29: sigmoid_norm, and no cDPO.
+const TRL_029: [LossType; 14] = trl_with(L::SigmoidNorm);
+/// Liger: no IPO, no aot.
+const LIGER: &[LossType] = TRL_SHARED.split_at(10).0;
 
 impl Convention {
     /// Every convention.
@@ -195,7 +183,7 @@ impl Convention {
             },
             Self::Trl028 => Choices {
                 name: "trl-0.28",
-                losses: &TRL_COMMON,
+                losses: &TRL_028,
                 label_smoothing: LabelSmoothing::Honoured,
                 ipo: IpoLogRatios::TokenMean,
                 empty_response: EmptyRule::ClampToOne,
@@ -234,7 +222,7 @@ impl Convention {
             },
             Self::Liger => Choices {
                 name: "liger",
-                losses: &LIGER,
+                losses: LIGER,
                 label_smoothing: LabelSmoothing::Ignored,
                 ipo: IpoLogRatios::Absent,
                 empty_response: EmptyRule::Nan,

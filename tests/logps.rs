@@ -4,11 +4,13 @@
 
 use dpo_oracle::logps::{
     round_to_bf16, sequence_logps, sequence_logps_grad, sequence_logps_with_precision, EmptyRule,
-    LogpOptions, Precision, Reduction,
+    LogpOptions, Precision, Reduction, SequenceLogps,
 };
 use dpo_oracle::numdiff;
 use dpo_oracle::prec::{rel_error, COMPOSITE_REL, FINITE_DIFFERENCE_REL};
-use dpo_oracle::verify::losses::{logits_problem, logps_tape_gradient, normwise_error};
+use dpo_oracle::verify::losses::{
+    logits_problem, logp_option_grid, logps_gradients, normwise_error,
+};
 use ndarray::{array, Array2, Array3, Axis};
 
 /// $\log\operatorname{softmax}(x)_y = x_y - \ln\sum_v e^{x_v}$ written directly (no shift): fine
@@ -17,16 +19,16 @@ fn direct_logp(row: &[f64], y: usize) -> f64 {
     row[y] - row.iter().map(|x| x.exp()).sum::<f64>().ln()
 }
 
+/// [`sequence_logps`] on the built-in problem with its mask.
+fn problem_logps(opts: &LogpOptions) -> SequenceLogps {
+    let (logits, labels, mask) = logits_problem();
+    sequence_logps(logits.view(), labels.view(), Some(mask.view()), opts).unwrap()
+}
+
 #[test]
 fn values_match_a_direct_computation_with_shift_and_mask() {
     let (logits, labels, mask) = logits_problem();
-    let out = sequence_logps(
-        logits.view(),
-        labels.view(),
-        Some(mask.view()),
-        &LogpOptions::default(),
-    )
-    .unwrap();
+    let out = problem_logps(&LogpOptions::default());
     for b in 0..3 {
         let mut sum = 0.0;
         let mut n = 0;
@@ -51,13 +53,7 @@ fn values_match_a_direct_computation_with_shift_and_mask() {
 #[test]
 fn shift_option_equals_shifting_by_hand() {
     let (logits, labels, mask) = logits_problem();
-    let shifted = sequence_logps(
-        logits.view(),
-        labels.view(),
-        Some(mask.view()),
-        &LogpOptions::default(),
-    )
-    .unwrap();
+    let shifted = problem_logps(&LogpOptions::default());
     let t = labels.ncols();
     let hand_logits = logits.slice(ndarray::s![.., ..t - 1, ..]).to_owned();
     let hand_labels = labels.slice(ndarray::s![.., 1..]).to_owned();
@@ -115,25 +111,14 @@ fn padding_and_prompt_tokens_do_not_change_logps() {
 
 #[test]
 fn mean_reduction_and_empty_rules() {
-    let (logits, labels, mask) = logits_problem();
     let opts = LogpOptions::default();
-    let sum = sequence_logps(logits.view(), labels.view(), Some(mask.view()), &opts).unwrap();
-    let mean_nan = sequence_logps(
-        logits.view(),
-        labels.view(),
-        Some(mask.view()),
-        &opts.with_reduction(Reduction::Mean),
-    )
-    .unwrap();
-    let mean_clamp = sequence_logps(
-        logits.view(),
-        labels.view(),
-        Some(mask.view()),
+    let sum = problem_logps(&opts);
+    let mean_nan = problem_logps(&opts.with_reduction(Reduction::Mean));
+    let mean_clamp = problem_logps(
         &opts
             .with_reduction(Reduction::Mean)
             .with_empty(EmptyRule::ClampToOne),
-    )
-    .unwrap();
+    );
     for b in 0..2 {
         let expected = sum.logps[b] / sum.token_counts[b] as f64;
         assert!(rel_error(mean_nan.logps[b], expected, 1.0) <= 4.0 * f64::EPSILON);
@@ -150,7 +135,7 @@ fn mean_reduction_and_empty_rules() {
 fn adding_a_constant_to_a_vocabulary_row_changes_nothing() {
     let (logits, labels, mask) = logits_problem();
     let opts = LogpOptions::default();
-    let base = sequence_logps(logits.view(), labels.view(), Some(mask.view()), &opts).unwrap();
+    let base = problem_logps(&opts);
     for c in [710.0, -710.0, 1e6] {
         let moved = logits.mapv(|x| x + c);
         let out = sequence_logps(moved.view(), labels.view(), Some(mask.view()), &opts).unwrap();
@@ -166,45 +151,31 @@ fn adding_a_constant_to_a_vocabulary_row_changes_nothing() {
 fn gradient_equals_tape_and_finite_differences() {
     let (logits, labels, mask) = logits_problem();
     let upstream = [0.4, -2.0, 1.5];
-    for shift in [true, false] {
-        for reduction in [Reduction::Sum, Reduction::Mean] {
-            let opts = LogpOptions::default()
-                .with_shift(shift)
-                .with_reduction(reduction);
-            let g = sequence_logps_grad(
-                logits.view(),
-                labels.view(),
-                Some(mask.view()),
-                &opts,
-                ndarray::aview1(&upstream),
-            )
-            .unwrap();
-            assert!(g.iter().any(|x| x.abs() > 1e-3));
-            let tape = logps_tape_gradient(&logits, &labels, &mask, &opts, &upstream);
-            let flat = g.as_slice().unwrap();
-            assert!(normwise_error(flat, tape.as_slice().unwrap(), 1e-300) <= COMPOSITE_REL);
-            let objective = |x: &[f64]| {
-                let l = Array3::from_shape_vec(logits.dim(), x.to_vec()).unwrap();
-                let out =
-                    sequence_logps(l.view(), labels.view(), Some(mask.view()), &opts).unwrap();
-                (0..3)
-                    .filter(|&b| out.token_counts[b] > 0)
-                    .map(|b| upstream[b] * out.logps[b])
-                    .sum::<f64>()
-            };
-            let fd: Vec<f64> = numdiff::gradient(
-                objective,
-                logits.as_slice().unwrap(),
-                numdiff::DEFAULT_REL_STEP,
-            )
-            .iter()
-            .map(|e| e.derivative)
-            .collect();
-            assert!(normwise_error(flat, &fd, 1e-3) <= FINITE_DIFFERENCE_REL);
-            // Each scored row of the gradient sums to 0 (one-hot and softmax both sum to 1).
-            for row in g.lanes(Axis(2)) {
-                assert!(row.sum().abs() <= 1e-14);
-            }
+    for opts in logp_option_grid() {
+        let (g, tape) = logps_gradients(&opts, &upstream).unwrap();
+        assert!(g.iter().any(|x| x.abs() > 1e-3));
+        let flat = g.as_slice().unwrap();
+        assert!(normwise_error(flat, tape.as_slice().unwrap(), 1e-300) <= COMPOSITE_REL);
+        let objective = |x: &[f64]| {
+            let l = Array3::from_shape_vec(logits.dim(), x.to_vec()).unwrap();
+            let out = sequence_logps(l.view(), labels.view(), Some(mask.view()), &opts).unwrap();
+            (0..3)
+                .filter(|&b| out.token_counts[b] > 0)
+                .map(|b| upstream[b] * out.logps[b])
+                .sum::<f64>()
+        };
+        let fd: Vec<f64> = numdiff::gradient(
+            objective,
+            logits.as_slice().unwrap(),
+            numdiff::DEFAULT_REL_STEP,
+        )
+        .iter()
+        .map(|e| e.derivative)
+        .collect();
+        assert!(normwise_error(flat, &fd, 1e-3) <= FINITE_DIFFERENCE_REL);
+        // Each scored row of the gradient sums to 0 (one-hot and softmax both sum to 1).
+        for row in g.lanes(Axis(2)) {
+            assert!(row.sum().abs() <= 1e-14);
         }
     }
 }
@@ -215,7 +186,7 @@ fn gradient_equals_tape_and_finite_differences() {
 fn f32_precision_is_close_to_f64() {
     let (logits, labels, mask) = logits_problem();
     let opts = LogpOptions::default();
-    let exact = sequence_logps(logits.view(), labels.view(), Some(mask.view()), &opts).unwrap();
+    let exact = problem_logps(&opts);
     let low = sequence_logps_with_precision(
         logits.view(),
         labels.view(),

@@ -366,20 +366,28 @@ impl<'a> PairLogps<'a> {
             return Err(LossError::EmptyBatch);
         }
         if !propagate {
-            for pair in 0..expected {
-                for (field, values) in self.fields() {
-                    if !values[pair].is_finite() {
-                        return Err(LossError::NonFinite {
-                            pair,
-                            field,
-                            value: values[pair],
-                        });
-                    }
-                }
-            }
+            first_non_finite(&self.fields())?;
         }
         Ok(())
     }
+}
+
+/// [`LossError::NonFinite`] for the first NaN or infinite entry, scanning pair by pair (all
+/// arrays of pair 0, then of pair 1, …); the arrays have equal lengths.
+pub(crate) fn first_non_finite(fields: &[(&'static str, &[f64])]) -> Result<(), LossError> {
+    let n = fields.first().map_or(0, |(_, a)| a.len());
+    for pair in 0..n {
+        for &(field, values) in fields {
+            if !values[pair].is_finite() {
+                return Err(LossError::NonFinite {
+                    pair,
+                    field,
+                    value: values[pair],
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Per-pair losses, rewards, the batch loss and its closed-form gradient.

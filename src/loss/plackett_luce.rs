@@ -3,12 +3,12 @@
 //! $$\mathcal L = -\log p(\tau) = \sum_{k=1}^{K}\Big(\log\sum_{j\ge k} e^{u_{\tau(j)}} - u_{\tau(k)}\Big).$$
 //! At $K = 2$ it is the sigmoid loss $-\log\sigma(\beta h)$.
 
-use super::LossError;
+use super::{first_non_finite, LossError};
 use crate::preference::plackett_luce_log_prob;
 use crate::scalar::Real;
 
-/// Checks that the two arrays have one entry per response and (unless `propagate`) are finite.
-fn check(policy: &[f64], reference: &[f64], propagate: bool) -> Result<(), LossError> {
+/// Checks that the two arrays have one entry per response and are finite.
+fn check(policy: &[f64], reference: &[f64]) -> Result<(), LossError> {
     if reference.len() != policy.len() {
         return Err(LossError::LengthMismatch {
             field: "reference",
@@ -19,22 +19,7 @@ fn check(policy: &[f64], reference: &[f64], propagate: bool) -> Result<(), LossE
     if policy.is_empty() {
         return Err(LossError::EmptyBatch);
     }
-    if propagate {
-        return Ok(());
-    }
-    let fields = [("policy", policy), ("reference", reference)];
-    for pair in 0..policy.len() {
-        for (field, values) in fields {
-            if !values[pair].is_finite() {
-                return Err(LossError::NonFinite {
-                    pair,
-                    field,
-                    value: values[pair],
-                });
-            }
-        }
-    }
-    Ok(())
+    first_non_finite(&[("policy", policy), ("reference", reference)])
 }
 
 /// The Plackett–Luce DPO loss of one ranking, generic over [`Real`]. `ranking[k]` is the index
@@ -74,7 +59,7 @@ pub fn plackett_luce_loss_and_grad(
             allowed: "finite and > 0",
         });
     }
-    check(policy, reference, false)?;
+    check(policy, reference)?;
     let loss = plackett_luce_loss(beta, policy, reference, ranking)?;
     let ordered: Vec<f64> = ranking
         .iter()
