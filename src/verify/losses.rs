@@ -16,7 +16,9 @@ use crate::logps::{sequence_logps_grad, LogpError, LogpOptions, Reduction};
 use crate::loss::plackett_luce::plackett_luce_loss_and_grad;
 use crate::loss::{self, logistic, LossSpec, LossType, PairLogps, PreparedLoss};
 use crate::numdiff;
-use crate::prec::{self, COMPOSITE_REL, FINITE_DIFFERENCE_REL};
+use crate::prec::{
+    self, COMPOSITE_REL, FEW_ROUNDINGS_REL, FEW_ROUNDINGS_REL_F32, FINITE_DIFFERENCE_REL,
+};
 use crate::scalar::{log_softmax, mean, Real};
 
 /// A named loss variant and the convention it is prepared under (`None`: [`loss::prepare`]).
@@ -375,7 +377,7 @@ fn extreme_errors() -> Vec<f64> {
     for z in [-1e4, -1e3, -100.0, -40.0, 40.0, 100.0, 1e3, 1e4] {
         let reference = sigmoid_loss_asymptote(z);
         let f64_err = prec::rel_error(logistic::cdpo(z, 0.0), reference, f64::MIN_POSITIVE);
-        errors.push(f64_err / (4.0 * f64::EPSILON));
+        errors.push(f64_err / (FEW_ROUNDINGS_REL));
         let f32_err = prec::rel_error(
             f64::from(logistic::sigmoid_loss_f32(z as f32)),
             reference,
@@ -386,7 +388,7 @@ fn extreme_errors() -> Vec<f64> {
         let f32_err = if reference < f64::from(f32::MIN_POSITIVE) {
             (f64::from(logistic::sigmoid_loss_f32(z as f32)) - reference).abs() / 2f64.powi(-149)
         } else {
-            f32_err / (4.0 * f64::from(f32::EPSILON))
+            f32_err / (FEW_ROUNDINGS_REL_F32)
         };
         errors.push(f32_err);
     }
