@@ -40,7 +40,8 @@ pub enum Convention {
 }
 
 /// Whether label smoothing on the sigmoid loss is applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LabelSmoothing {
     /// $\varepsilon$ gives cDPO.
     Honoured,
@@ -49,7 +50,8 @@ pub enum LabelSmoothing {
 }
 
 /// On which log-ratios IPO is computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum IpoLogRatios {
     /// Log-ratios of summed log-probabilities.
     Summed,
@@ -60,7 +62,8 @@ pub enum IpoLogRatios {
 }
 
 /// Where the log-softmax is taken for a low-precision (bf16) model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LogSoftmaxPrecision {
     /// Upcast to f32 first.
     Float32,
@@ -69,7 +72,8 @@ pub enum LogSoftmaxPrecision {
 }
 
 /// Who applies the causal shift (logits at $t$ predict the label at $t+1$).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CausalShift {
     /// The log-probability routine shifts.
     Inside,
@@ -78,7 +82,8 @@ pub enum CausalShift {
 }
 
 /// How scored positions are selected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Masking {
     /// Labels set to $-100$.
     IgnoreLabel,
@@ -89,7 +94,7 @@ pub enum Masking {
 }
 
 /// One convention's documented choices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Choices {
     /// The convention's name (`authors`, `trl-0.28`, …).
     pub name: &'static str,
@@ -292,6 +297,13 @@ impl Convention {
             EmptyRule::Nan => ZeroCount::Reject,
         };
         PreparedLoss::new(spec, batch, c.ipo == IpoLogRatios::TokenMean, zero_count)
+    }
+}
+
+/// Serialised as its name (`trl-0.28`, …).
+impl serde::Serialize for Convention {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
     }
 }
 

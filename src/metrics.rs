@@ -10,7 +10,7 @@
 use crate::loss::{LossError, PairLogps};
 
 /// The batch metrics.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Metrics {
     /// `rewards/chosen`.
     pub rewards_chosen: f64,

@@ -94,3 +94,18 @@ fn bco_running_mean_first_steps() {
     let out = compute_as(Convention::Trl028, &spec, &b.view()).unwrap();
     assert_eq!(out, compute(&spec, &b.view()).unwrap());
 }
+
+/// Fixtures record the convention and its choices as JSON.
+#[test]
+fn choices_serialise_for_fixtures() {
+    let json = serde_json::to_value(Convention::Trl028.choices()).unwrap();
+    assert_eq!(json["name"], "trl-0.28");
+    assert_eq!(json["ipo"], "token_mean");
+    assert_eq!(json["empty_response"], "clamp_to_one");
+    assert_eq!(json["log_softmax"], "model_dtype");
+    assert_eq!(json["losses"][0], "sigmoid");
+    assert_eq!(serde_json::to_value(Convention::Liger).unwrap(), "liger");
+    let spec = serde_json::to_value(LossSpec::new(LossType::AotUnpaired, 0.1)).unwrap();
+    assert_eq!(spec["loss_type"], "aot_unpaired");
+    assert_eq!(spec["beta"], 0.1);
+}

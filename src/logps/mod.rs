@@ -24,7 +24,8 @@ use ndarray::{Array1, Array3, ArrayView1, ArrayView2, ArrayView3};
 pub use precision::{bf16_bits_to_f32, f32_to_bf16_bits, round_to_bf16, Precision};
 
 /// How the per-token log-probabilities of a response are combined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Reduction {
     /// $\sum_t \log p_t$ (the sequence log-probability).
     Sum,
@@ -33,7 +34,8 @@ pub enum Reduction {
 }
 
 /// What [`Reduction::Mean`] gives for a response with zero scored tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EmptyRule {
     /// $0/0 = $ NaN (the authors' code, torchtune, OpenRLHF).
     Nan,
@@ -43,7 +45,7 @@ pub enum EmptyRule {
 
 /// Options of [`sequence_logps`]. Default: shift on, [`Reduction::Sum`], [`EmptyRule::Nan`],
 /// ignore index $-100$.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct LogpOptions {
     /// Whether logits at $t$ predict the label at $t + 1$.
     pub shift: bool,

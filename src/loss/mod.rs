@@ -32,7 +32,8 @@ use crate::scalar::Real;
 pub const DEFAULT_DISCOPOP_TAU: f64 = 0.05;
 
 /// The per-pair loss families (§2 of the conventions sheet). Names follow TRL's `loss_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LossType {
     /// DPO, Eq. 7: $-\log\sigma(z)$ (with $\varepsilon > 0$, the same as [`LossType::Cdpo`]).
     Sigmoid,
@@ -138,7 +139,7 @@ impl fmt::Display for LossType {
 
 /// A loss and its parameters. Build with [`LossSpec::new`] and the `with_…` methods; check with
 /// [`LossSpec::validate`] (every entry point validates).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct LossSpec {
     loss_type: LossType,
     beta: f64,
@@ -391,7 +392,7 @@ pub(crate) fn first_non_finite(fields: &[(&'static str, &[f64])]) -> Result<(), 
 }
 
 /// Per-pair losses, rewards, the batch loss and its closed-form gradient.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LossOutput {
     /// The loss of each pair (for aot and aot_unpaired: of each rank of the sorted batch).
     pub losses: Vec<f64>,
