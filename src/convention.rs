@@ -16,6 +16,12 @@
 //! | log-softmax precision | f32 | model dtype | model dtype | model dtype | model dtype | f32 |
 //! | causal shift | inside | inside | inside | inside | inside | caller |
 //! | masking | label −100 | completion mask | completion mask | label −100 | attention mask + prompt length | ignore index |
+//!
+//! The loss lists, label smoothing, IPO, reference-free, BCO shift, precision and shift entries
+//! are those of the conventions reference sheet (§2–§3). The empty-response rule is stated
+//! there for the authors' code (NaN) and TRL (clamp); for torchtune, OpenRLHF and Liger the
+//! table records a division by the raw count (NaN), which is this crate's reading of their
+//! averaging code, not a documented guarantee.
 
 use std::fmt;
 

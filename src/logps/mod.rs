@@ -309,6 +309,10 @@ fn reduce(sum: f64, count: usize, opts: &LogpOptions) -> f64 {
 /// optional position mask `[B, T]` (aligned with the labels; `true` = scored, combined with the
 /// ignore index). With the shift, `logits[:, t]` predicts `labels[:, t + 1]`. Accumulated in
 /// `f64` with an online max-shifted log-sum-exp, one pass per vocabulary row.
+///
+/// Every label that is read (positions $1..T$ under the shift, all without) must be the ignore
+/// index or in $[0, V)$, also where the mask is `false`; logits are checked (NaN, $+\infty$, a row
+/// of $-\infty$) only at scored positions.
 pub fn sequence_logps(
     logits: ArrayView3<f64>,
     labels: ArrayView2<i64>,

@@ -30,6 +30,13 @@ pub fn plackett_luce_loss<R: Real>(
     reference: &[R],
     ranking: &[usize],
 ) -> Result<R, LossError> {
+    if reference.len() != policy.len() {
+        return Err(LossError::LengthMismatch {
+            field: "reference",
+            len: reference.len(),
+            expected: policy.len(),
+        });
+    }
     let rewards: Vec<R> = policy
         .iter()
         .zip(reference)
