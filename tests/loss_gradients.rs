@@ -200,3 +200,48 @@ fn plackett_luce_gradient_equals_tape_for_k_five() {
     // The gradient sums to 0: adding a constant to every reward leaves p(τ) unchanged.
     assert!(closed.iter().sum::<f64>().abs() <= 1e-15);
 }
+
+mod random {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Random batches (log-probabilities in [-300, 0], counts in [0, 40]) and β over five
+        /// decades: closed form = tape for every variant that accepts the batch.
+        #[test]
+        fn closed_form_equals_tape_on_random_batches(
+            rows in prop::collection::vec(
+                (-300.0..0.0f64, -300.0..0.0f64, -300.0..0.0f64, -300.0..0.0f64, 1usize..40, 1usize..40),
+                1..6,
+            ),
+            log_beta in -3.0..2.0f64,
+        ) {
+            let b = OwnedBatch {
+                logps: [0, 1, 2, 3].map(|k| rows.iter().map(|r| [r.0, r.1, r.2, r.3][k]).collect()),
+                counts: [0, 1].map(|k| rows.iter().map(|r| [r.4, r.5][k]).collect()),
+            };
+            let beta = 10f64.powf(log_beta);
+            for v in variants() {
+                let mut spec = LossSpec::new(v.spec.loss_type(), beta)
+                    .with_label_smoothing(v.spec.label_smoothing())
+                    .with_tau(v.spec.tau())
+                    .with_reference_free(v.spec.reference_free());
+                if let Some(d) = v.spec.bco_delta() {
+                    spec = spec.with_bco_delta(d);
+                }
+                let prep = match v.convention {
+                    Some(c) => c.prepare(&spec, &b.view()),
+                    None => loss::prepare(&spec, &b.view()),
+                }
+                .unwrap();
+                let c = closed(&prep, &b).concat();
+                let t = tape_gradient(&prep, &b).concat();
+                prop_assert!(c.iter().all(|x| x.is_finite()), "{}", v.label);
+                let err = normwise_error(&c, &t, 1e-300);
+                prop_assert!(err <= COMPOSITE_REL, "{}: β = {beta}: {err:e}", v.label);
+            }
+        }
+    }
+}
