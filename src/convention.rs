@@ -326,5 +326,5 @@ pub fn compute_as(
     spec: &LossSpec,
     batch: &PairLogps,
 ) -> Result<LossOutput, LossError> {
-    Ok(convention.prepare(spec, batch)?.evaluate(batch))
+    convention.prepare(spec, batch)?.evaluate(batch)
 }

@@ -429,3 +429,18 @@ fn shape_mismatches() {
         })
     ));
 }
+
+#[test]
+fn evaluating_a_prepared_loss_on_another_batch_size() {
+    let spec = LossSpec::new(LossType::Sigmoid, 0.1);
+    let prep = dpo_oracle::loss::prepare(&spec, &batch()).unwrap();
+    let one = [-1.0];
+    assert!(matches!(
+        prep.evaluate(&PairLogps::new(&one, &one, &one, &one)),
+        Err(LossError::LengthMismatch {
+            len: 1,
+            expected: 2,
+            ..
+        })
+    ));
+}

@@ -224,13 +224,7 @@ mod random {
             };
             let beta = 10f64.powf(log_beta);
             for v in variants() {
-                let mut spec = LossSpec::new(v.spec.loss_type(), beta)
-                    .with_label_smoothing(v.spec.label_smoothing())
-                    .with_tau(v.spec.tau())
-                    .with_reference_free(v.spec.reference_free());
-                if let Some(d) = v.spec.bco_delta() {
-                    spec = spec.with_bco_delta(d);
-                }
+                let spec = v.spec.with_beta(beta);
                 let prep = match v.convention {
                     Some(c) => c.prepare(&spec, &b.view()),
                     None => loss::prepare(&spec, &b.view()),

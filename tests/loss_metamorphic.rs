@@ -38,8 +38,8 @@ fn permuting_pairs_permutes_losses_except_aot() {
     let perm = [3, 0, 6, 1, 5, 2, 4];
     let p = permuted(&b, &perm);
     for v in variants() {
-        let out = v.prepare(&b.view()).unwrap().evaluate(&b.view());
-        let out_p = v.prepare(&p.view()).unwrap().evaluate(&p.view());
+        let out = v.prepare(&b.view()).unwrap().evaluate(&b.view()).unwrap();
+        let out_p = v.prepare(&p.view()).unwrap().evaluate(&p.view()).unwrap();
         let moved = |a: &[f64]| perm.iter().map(|&i| a[i]).collect::<Vec<_>>();
         if v.spec.loss_type().is_batch_coupled() {
             assert_close(&out_p.losses, &out.losses, &v.label);
@@ -120,7 +120,7 @@ fn chunked_means_and_gradient_accumulation_equal_one_batch() {
         if v.spec.loss_type().is_batch_coupled() {
             continue; // sorting couples the pairs: chunks do not compose (documented)
         }
-        let full = v.prepare(&b.view()).unwrap().evaluate(&b.view());
+        let full = v.prepare(&b.view()).unwrap().evaluate(&b.view()).unwrap();
         let mut mean = 0.0;
         let mut acc = [vec![], vec![], vec![], vec![]];
         for c in chunks.clone() {
@@ -128,7 +128,11 @@ fn chunked_means_and_gradient_accumulation_equal_one_batch() {
                 logps: b.logps.clone().map(|a| a[c.clone()].to_vec()),
                 counts: b.counts.clone().map(|a| a[c.clone()].to_vec()),
             };
-            let out = v.prepare(&part.view()).unwrap().evaluate(&part.view());
+            let out = v
+                .prepare(&part.view())
+                .unwrap()
+                .evaluate(&part.view())
+                .unwrap();
             let share = c.len() as f64 / 9.0;
             mean += out.loss * share;
             for (k, g) in [

@@ -166,6 +166,11 @@ impl LossSpec {
         }
     }
 
+    /// The same specification with another $\beta$.
+    pub fn with_beta(self, beta: f64) -> LossSpec {
+        LossSpec { beta, ..self }
+    }
+
     /// Label smoothing $\varepsilon$ (cDPO, robust, exo_pair, aot).
     pub fn with_label_smoothing(self, eps: f64) -> LossSpec {
         LossSpec {
@@ -501,7 +506,11 @@ impl PreparedLoss {
     }
 
     /// The per-pair (per-rank for aot) losses from the four arrays, written once for every
-    /// [`Real`]. The arrays must have the batch's length.
+    /// [`Real`].
+    ///
+    /// # Panics
+    /// If an array is shorter than the prepared batch (a programming error; [`compute`] and
+    /// [`PreparedLoss::evaluate`] check lengths and return an error instead).
     pub fn losses<R: Real>(&self, pc: &[R], pr: &[R], rc: &[R], rr: &[R]) -> Vec<R> {
         let s = &self.spec;
         let (beta, eps) = (s.beta, s.label_smoothing);
@@ -532,6 +541,9 @@ impl PreparedLoss {
 
     /// The closed-form gradient of the batch mean of [`PreparedLoss::losses`] with respect to
     /// `[policy_chosen, policy_rejected, reference_chosen, reference_rejected]`.
+    ///
+    /// # Panics
+    /// As [`PreparedLoss::losses`], if an array is shorter than the prepared batch.
     pub fn mean_gradient(&self, pc: &[f64], pr: &[f64], rc: &[f64], rr: &[f64]) -> [Vec<f64>; 4] {
         let s = &self.spec;
         let n = pc.len();
@@ -574,9 +586,18 @@ impl PreparedLoss {
         }
     }
 
-    /// Evaluates the losses, the rewards and the closed-form gradient on `batch` (which must be
-    /// the batch this loss was prepared for).
-    pub fn evaluate(&self, batch: &PairLogps) -> LossOutput {
+    /// Evaluates the losses, the rewards and the closed-form gradient on `batch`, the batch this
+    /// loss was prepared for (or one of the same length: [`LossError::LengthMismatch`]
+    /// otherwise; its lengths and finiteness are checked again).
+    pub fn evaluate(&self, batch: &PairLogps) -> Result<LossOutput, LossError> {
+        batch.check(self.spec.propagate_non_finite)?;
+        if batch.len() != self.chosen_scale.len() {
+            return Err(LossError::LengthMismatch {
+                field: "policy_chosen (against the prepared batch)",
+                len: batch.len(),
+                expected: self.chosen_scale.len(),
+            });
+        }
         let (pc, pr, rc, rr) = (
             batch.policy_chosen,
             batch.policy_rejected,
@@ -593,7 +614,7 @@ impl PreparedLoss {
         };
         let [grad_policy_chosen, grad_policy_rejected, grad_reference_chosen, grad_reference_rejected] =
             self.mean_gradient(pc, pr, rc, rr);
-        LossOutput {
+        Ok(LossOutput {
             losses,
             chosen_rewards: reward(pc, rc),
             rejected_rewards: reward(pr, rr),
@@ -602,7 +623,7 @@ impl PreparedLoss {
             grad_policy_rejected,
             grad_reference_chosen,
             grad_reference_rejected,
-        }
+        })
     }
 }
 
@@ -662,7 +683,7 @@ fn pair_gradient(s: &LossSpec, lw: f64, ll: f64) -> [f64; 2] {
 /// Losses the authors' code lacks are computed from their §2 definitions with the same choices;
 /// [`crate::convention::compute_as`] restricts to what one implementation has.
 pub fn compute(spec: &LossSpec, batch: &PairLogps) -> Result<LossOutput, LossError> {
-    Ok(prepare(spec, batch)?.evaluate(batch))
+    prepare(spec, batch)?.evaluate(batch)
 }
 
 /// The validated formula [`compute`] evaluates (authors' semantics), for evaluation with any

@@ -383,8 +383,7 @@ fn extreme_errors() -> Vec<f64> {
             let pc = [h, h / 2.0];
             let pr = [0.0, -h / 2.0];
             let b = PairLogps::new(&pc, &pr, &zeros, &zeros).with_token_counts(&[1, 1], &[1, 1]);
-            let finite = v.prepare(&b).map(|p| {
-                let out = p.evaluate(&b);
+            let finite = v.prepare(&b).and_then(|p| p.evaluate(&b)).map(|out| {
                 out.losses.iter().all(|x| x.is_finite())
                     && [
                         &out.grad_policy_chosen,
