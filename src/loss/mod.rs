@@ -11,6 +11,23 @@
 //! paper's code's) semantics: summed log-probabilities, label smoothing honoured. The other
 //! implementations' choices are in [`crate::convention`]. [`PreparedLoss`] is the validated
 //! formula itself, so that the same code can be evaluated on the reverse tape.
+//!
+//! ```
+//! use dpo_oracle::convention::{compute_as, Convention};
+//! use dpo_oracle::loss::{compute, LossSpec, LossType, PairLogps};
+//!
+//! // At π = π_ref every loss of h is at its starting value: the sigmoid loss is ln 2.
+//! let (chosen, rejected) = ([-12.0, -30.5], [-14.0, -29.0]);
+//! let batch = PairLogps::new(&chosen, &rejected, &chosen, &rejected);
+//! let out = compute(&LossSpec::new(LossType::Sigmoid, 0.1), &batch).unwrap();
+//! assert!((out.loss - std::f64::consts::LN_2).abs() < 1e-15);
+//! // ∂L/∂π(y_w) = -β σ(-βh) / B = -0.1 · 0.5 / 2.
+//! assert!((out.grad_policy_chosen[0] + 0.025).abs() < 1e-15);
+//!
+//! // TRL from 0.29 has no cDPO: an error naming the convention, never a silent substitute.
+//! let cdpo = LossSpec::new(LossType::Cdpo, 0.1).with_label_smoothing(0.1);
+//! assert!(compute_as(Convention::Trl029, &cdpo, &batch).is_err());
+//! ```
 
 pub mod anchored;
 pub mod aot;
