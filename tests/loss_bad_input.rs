@@ -122,9 +122,8 @@ fn non_finite_log_probs_name_the_pair_unless_propagated() {
         let b = PairLogps::new(&PC, &PR, &RC, &rr);
         let spec = LossSpec::new(LossType::Sigmoid, 0.1);
         match compute(&spec, &b) {
-            Err(LossError::NonFinite { pair, field, value }) => {
+            Err(LossError::NonFinite { pair, field }) => {
                 assert_eq!((pair, field), (1, "reference_rejected"), "case {k}");
-                assert!(value.is_nan() == bad.is_nan());
             }
             other => panic!("{other:?}"),
         }
@@ -337,7 +336,7 @@ fn too_short_for_the_shift_and_empty_vocabulary() {
     let labels = Array2::<i64>::zeros((2, 1));
     assert_eq!(
         sequence_logps(logits.view(), labels.view(), None, &opts()),
-        Err(LogpError::TooShortForShift { len: 1 })
+        Err(LogpError::TooShortForShift)
     );
     assert!(sequence_logps(
         logits.view(),

@@ -122,11 +122,8 @@ pub enum LogpError {
         /// The vocabulary size $V$.
         vocab: usize,
     },
-    /// The causal shift needs at least two positions.
-    TooShortForShift {
-        /// The sequence length $T$.
-        len: usize,
-    },
+    /// The causal shift needs at least two positions ($T \ge 2$).
+    TooShortForShift,
     /// $V = 0$: there is no distribution to score.
     EmptyVocabulary,
     /// A scored position whose logits are all $-\infty$ (no distribution).
@@ -177,9 +174,9 @@ impl fmt::Display for LogpError {
                 f,
                 "label {label} at row {batch}, position {pos} is outside [0, {vocab}) and is not the ignore index"
             ),
-            Self::TooShortForShift { len } => write!(
+            Self::TooShortForShift => write!(
                 f,
-                "sequence length {len} < 2: the causal shift leaves no position to score"
+                "sequence length < 2: the causal shift leaves no position to score"
             ),
             Self::EmptyVocabulary => write!(f, "vocabulary of size 0"),
             Self::NegInfRow { batch, pos } => write!(
@@ -238,7 +235,7 @@ fn scored_positions(
         return Err(LogpError::EmptyVocabulary);
     }
     if opts.shift && t < 2 {
-        return Err(LogpError::TooShortForShift { len: t });
+        return Err(LogpError::TooShortForShift);
     }
     let offset = usize::from(opts.shift);
     (0..b)

@@ -402,11 +402,7 @@ pub(crate) fn first_non_finite(fields: &[(&'static str, &[f64])]) -> Result<(), 
     for pair in 0..n {
         for &(field, values) in fields {
             if !values[pair].is_finite() {
-                return Err(LossError::NonFinite {
-                    pair,
-                    field,
-                    value: values[pair],
-                });
+                return Err(LossError::NonFinite { pair, field });
             }
         }
     }
