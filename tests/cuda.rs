@@ -325,6 +325,18 @@ fn check_pair_losses<T: TestFloat>(test: &str) {
                 &[want.loss],
                 &[mean_tol],
             ));
+            // The drop-in `compute` (f64) is the same launch: the same bits.
+            if std::mem::size_of::<T>() == 8 {
+                let drop_in =
+                    dpo_oracle::cuda::losses::compute(&gpu, &spec, &batch_logps).expect("compute");
+                assert_eq!(drop_in.losses, widen(&got.losses), "{}", what("compute"));
+                assert_eq!(
+                    drop_in.loss.to_bits(),
+                    got.loss.to_bits(),
+                    "{}",
+                    what("compute")
+                );
+            }
             // Deterministic two-stage reduction: the same bits on a second launch.
             batch.launch(&spec, PairOutputs::ALL).expect("relaunch");
             let again = batch.read().expect("reread");

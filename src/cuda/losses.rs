@@ -9,7 +9,7 @@
 //! block), so it is the same bits on every run.
 
 use super::{arg, download, poison, CudaError, Gpu, Result};
-use crate::loss::{LossSpec, LossType};
+use crate::loss::{LossOutput, LossSpec, LossType, PairLogps};
 use cust::memory::{bytemuck::Pod, DeviceBuffer, DeviceCopy, DevicePointer};
 
 /// Checks a loss for the kernels: valid parameters ([`CudaError::Loss`]) and a loss they
@@ -348,4 +348,27 @@ pub fn pair_losses<T: PairFloat>(
     )?;
     batch.launch(spec, PairOutputs::ALL)?;
     batch.read()
+}
+
+/// [`crate::loss::compute`] on the GPU, in f64: the same [`LossOutput`] for the losses the
+/// kernels implement. Non-finite log-probabilities propagate instead of being rejected.
+pub fn compute(gpu: &Gpu, spec: &LossSpec, batch: &PairLogps) -> Result<LossOutput> {
+    let r = pair_losses(
+        gpu,
+        spec,
+        batch.policy_chosen,
+        batch.policy_rejected,
+        batch.reference_chosen,
+        batch.reference_rejected,
+    )?;
+    Ok(LossOutput {
+        losses: r.losses,
+        chosen_rewards: r.chosen_rewards,
+        rejected_rewards: r.rejected_rewards,
+        loss: r.loss,
+        grad_policy_chosen: r.grad_policy_chosen,
+        grad_policy_rejected: r.grad_policy_rejected,
+        grad_reference_chosen: r.grad_reference_chosen,
+        grad_reference_rejected: r.grad_reference_rejected,
+    })
 }
