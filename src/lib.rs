@@ -12,3 +12,4 @@ pub mod numdiff;
 pub mod prec;
 pub mod scalar;
 pub mod verify;
+pub mod fixtures;
