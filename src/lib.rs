@@ -8,8 +8,13 @@
 //! [`autodiff`], and cross-checked with forward-mode dual numbers and finite differences.
 
 pub mod autodiff;
+pub mod convention;
+pub mod logps;
+pub mod loss;
+pub mod metrics;
 pub mod numdiff;
 pub mod prec;
+pub mod preference;
 pub mod scalar;
 pub mod verify;
 pub mod fixtures;
