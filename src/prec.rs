@@ -87,3 +87,9 @@ mod tests {
         assert_eq!(rel_error(1.5, 1.0, 1.0), 0.5);
     }
 }
+
+/// Tolerance on $|\sum_y \pi_{\text{ref}}(y|x) - 1|$ when a reference policy is validated.
+/// A row normalised in `f64` over $n \le 10^4$ entries is off by at most $n u \approx 10^{-12}$;
+/// a row typed with nine significant digits by at most $\approx 10^{-9}$, so $10^{-9}$ accepts
+/// both and still rejects any row that is not meant to be a distribution.
+pub const DISTRIBUTION_SUM_TOL: f64 = 1e-9;
