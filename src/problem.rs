@@ -275,3 +275,37 @@ fn check_same_shape(a: &Array2<f64>, b: &Array2<f64>) -> Result<(), ProblemError
         })
     }
 }
+
+impl Problem {
+    /// A random instance: $\pi_{\text{ref}}(\cdot|x) = \operatorname{softmax}$ of
+    /// $\mathcal N(0,1)$ logits and $r(x,y) \sim U(-s, s)$, from the seeded generator.
+    ///
+    /// # Errors
+    /// If $\beta$ is not finite and positive, or the sizes are zero.
+    pub fn random(
+        prompts: usize,
+        responses: usize,
+        reward_scale: f64,
+        beta: f64,
+        seed: u64,
+    ) -> Result<Self, ProblemError> {
+        use crate::policy::{Policy, TabularPolicy};
+        let reference = TabularPolicy::random(prompts, responses, 1.0, seed);
+        Self::from_log_reference(
+            reference.log_prob_table(),
+            random_reward(prompts, responses, reward_scale, seed ^ 0x5eed),
+            beta,
+        )
+    }
+}
+
+/// Rewards $r(x,y) \sim U(-s, s)$ i.i.d. from the seeded generator.
+pub fn random_reward(prompts: usize, responses: usize, scale: f64, seed: u64) -> Array2<f64> {
+    use ndarray_rand::rand::rngs::StdRng;
+    use ndarray_rand::rand::SeedableRng;
+    use ndarray_rand::rand_distr::Uniform;
+    use ndarray_rand::RandomExt;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let uniform = Uniform::new_inclusive(-scale, scale).expect("finite scale");
+    Array2::random_using((prompts, responses), uniform, &mut rng)
+}
