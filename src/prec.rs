@@ -87,3 +87,32 @@ mod tests {
         assert_eq!(rel_error(1.5, 1.0, 1.0), 0.5);
     }
 }
+
+/// Tolerance on $|\sum_y \pi_{\text{ref}}(y|x) - 1|$ when a reference policy is validated.
+/// A row normalised in `f64` over $n \le 10^4$ entries is off by at most $n u \approx 10^{-12}$;
+/// a row typed with nine significant digits by at most $\approx 10^{-9}$, so $10^{-9}$ accepts
+/// both and still rejects any row that is not meant to be a distribution.
+pub const DISTRIBUTION_SUM_TOL: f64 = 1e-9;
+
+/// Target of the population minimiser: worst-prompt total-variation distance to $\pi_{r^*}$
+/// (the figure the derivation chain is held to; Newton's method reaches ~1e-15).
+pub const POPULATION_TV: f64 = 1e-8;
+
+/// Definition-1 distance between the reward read back from the population minimiser through
+/// Eq. 5 and $r^*$: the read-back is $\beta\log\hat\pi/\pi_{\text{ref}}$, so a relative error
+/// $\varepsilon$ in $\hat\pi$ moves it by $\beta\varepsilon$; with $\varepsilon$ at the Newton
+/// stopping threshold (~1e-13 of logits up to $|r|/\beta \le 40$) it is below 1e-11, and
+/// 1e-9 leaves room while staying far below any visible error.
+pub const READ_BACK_CLASS: f64 = 1e-9;
+
+/// Significance level of the goodness-of-fit test of sampled preferences against
+/// Bradley–Terry: the seeded samples must have p-value at least this; the negative control
+/// (labels from a different reward) must fall below it.
+pub const GOODNESS_OF_FIT_ALPHA: f64 = 0.01;
+
+/// Allowed deviation of the fitted error-rate exponent from $-1/2$. The slope is fitted to
+/// the log RMS error of 32 replications at four sample sizes a factor 4 apart; with the RMS
+/// of 32 squared errors having relative standard deviation ≈ $\sqrt{2/32} = 0.25$, the log
+/// RMS has s.d. ≈ 0.125 and the slope s.d. ≈ $0.125/\sqrt{\sum(\ln n - \overline{\ln n})^2}$
+/// ≈ 0.04, so 0.15 is a band of about 3.5 standard errors.
+pub const RATE_EXPONENT_BAND: f64 = 0.15;

@@ -1,0 +1,152 @@
+//! A toy autoregressive policy: a bigram model over a small vocabulary with an end token.
+//!
+//! Content tokens are $1, \dots, V$; at each step the next token (a content token or END) is
+//! drawn from $\operatorname{softmax}(\theta_{x,c,\cdot})$ where the context $c$ is the previous
+//! content token ($c = 0$ at the start). A response is a content sequence $t_1\dots t_k$ with
+//! $0 \le k \le L$: it ends with END when $k < L$, and the length bound $L$ ends it otherwise.
+//! So
+//! $$\log\pi(y|x) = \sum_{i=1}^{k} \log\pi(t_i \mid x, t_{i-1}) + [k < L]\,\log\pi(\text{END}\mid x, t_k),$$
+//! and the $\sum_{k=0}^{L} V^k$ responses are enumerated, making every expectation and
+//! $Z(x)$ an exact sum. Unlike the tabular policy it cannot represent every distribution over
+//! responses (a bigram forgets all but the last token).
+
+use ndarray::Array1;
+use ndarray_rand::rand::rngs::StdRng;
+use ndarray_rand::rand::SeedableRng;
+use ndarray_rand::rand_distr::Normal;
+use ndarray_rand::RandomExt;
+
+use super::{log_softmax_nonempty, softmax, Policy};
+use crate::scalar::Real;
+
+/// The bigram policy; $\theta_{x,c,t}$ is stored at `(x * (V+1) + c) * (V+1) + t`, where the
+/// output index $t = 0$ is END and $t = 1..V$ the content tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequencePolicy {
+    prompts: usize,
+    vocab: usize,
+    max_len: usize,
+    theta: Vec<f64>,
+    /// Each response's content tokens.
+    responses: Vec<Vec<usize>>,
+    /// Each response's steps as (context, emitted output index).
+    steps: Vec<Vec<(usize, usize)>>,
+}
+
+/// Output index of the end token.
+pub const END: usize = 0;
+
+impl SequencePolicy {
+    /// The policy over `vocab` content tokens with at most `max_len` of them per response.
+    ///
+    /// # Panics
+    /// If `vocab == 0` or `theta.len() != prompts * (vocab + 1)^2`.
+    pub fn new(prompts: usize, vocab: usize, max_len: usize, theta: Vec<f64>) -> Self {
+        assert!(vocab > 0, "at least one content token");
+        assert_eq!(theta.len(), prompts * (vocab + 1) * (vocab + 1));
+        let mut responses: Vec<Vec<usize>> = vec![Vec::new()];
+        let mut frontier = responses.clone();
+        for _ in 0..max_len {
+            frontier = frontier
+                .iter()
+                .flat_map(|prefix| {
+                    (1..=vocab).map(move |t| {
+                        let mut next = prefix.clone();
+                        next.push(t);
+                        next
+                    })
+                })
+                .collect();
+            responses.extend(frontier.iter().cloned());
+        }
+        let steps = responses
+            .iter()
+            .map(|tokens| {
+                let mut context = 0;
+                let mut steps: Vec<(usize, usize)> = tokens
+                    .iter()
+                    .map(|&t| (std::mem::replace(&mut context, t), t))
+                    .collect();
+                if tokens.len() < max_len {
+                    steps.push((context, END));
+                }
+                steps
+            })
+            .collect();
+        Self {
+            prompts,
+            vocab,
+            max_len,
+            theta,
+            responses,
+            steps,
+        }
+    }
+
+    /// Logits drawn i.i.d. $\mathcal N(0, s^2)$ from the seeded generator.
+    pub fn random(prompts: usize, vocab: usize, max_len: usize, scale: f64, seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let normal = Normal::new(0.0, scale).expect("scale is finite and non-negative");
+        let n = prompts * (vocab + 1) * (vocab + 1);
+        Self::new(
+            prompts,
+            vocab,
+            max_len,
+            Array1::random_using(n, normal, &mut rng).to_vec(),
+        )
+    }
+
+    /// The content tokens of response `y`.
+    pub fn tokens(&self, y: usize) -> &[usize] {
+        &self.responses[y]
+    }
+
+    /// The length bound $L$.
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    fn block(&self, x: usize, context: usize) -> std::ops::Range<usize> {
+        let width = self.vocab + 1;
+        let start = (x * width + context) * width;
+        start..start + width
+    }
+}
+
+impl Policy for SequencePolicy {
+    fn prompts(&self) -> usize {
+        self.prompts
+    }
+    fn responses(&self) -> usize {
+        self.responses.len()
+    }
+    fn params(&self) -> &[f64] {
+        &self.theta
+    }
+    /// The sum of per-token log-probabilities along the response (module docs).
+    fn log_probs<R: Real>(&self, theta: &[R], x: usize) -> Vec<R> {
+        let per_context: Vec<Vec<R>> = (0..=self.vocab)
+            .map(|c| log_softmax_nonempty(&theta[self.block(x, c)]))
+            .collect();
+        self.steps
+            .iter()
+            .map(|steps| {
+                let terms: Vec<R> = steps.iter().map(|&(c, t)| per_context[c][t]).collect();
+                R::sum(&terms).unwrap_or_else(|_| theta[0].constant(0.0))
+            })
+            .collect()
+    }
+    /// $\sum_i (e_{t_i} - \pi(\cdot\mid x, c_i))$ placed in the block of context $c_i$.
+    fn score(&self, theta: &[f64], x: usize, y: usize) -> Vec<f64> {
+        let mut g = vec![0.0; theta.len()];
+        for &(c, t) in &self.steps[y] {
+            let block = self.block(x, c);
+            let p = softmax(&theta[block.clone()]);
+            for (k, pk) in p.into_iter().enumerate() {
+                g[block.start + k] -= pk;
+            }
+            g[block.start + t] += 1.0;
+        }
+        g
+    }
+}
