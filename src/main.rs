@@ -16,12 +16,29 @@ struct Cli {
 enum Command {
     /// Check every claim of the derivation chain on built-in problems (the default).
     Verify,
+    /// Regenerate the golden fixtures (certified test vectors) into DIR.
+    Fixtures {
+        /// Output folder (only its fixture files are replaced).
+        #[arg(default_value = "fixtures")]
+        dir: std::path::PathBuf,
+    },
+    /// Compare a candidate implementation's outputs (JSON: file name → tcId → outputs) with the
+    /// fixtures; exits non-zero on any failure.
+    Check {
+        /// The candidate's outputs.
+        candidate: std::path::PathBuf,
+        /// The fixtures folder.
+        #[arg(long, default_value = "fixtures")]
+        fixtures: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Verify) {
         Command::Verify => verify(),
+        Command::Fixtures { dir } => fixtures(&dir),
+        Command::Check { candidate, fixtures } => check(&candidate, &fixtures),
     }
 }
 
@@ -32,5 +49,40 @@ fn verify() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+fn fixtures(dir: &std::path::Path) -> ExitCode {
+    match dpo_oracle::fixtures::generate::write_all(dir) {
+        Ok(summary) => {
+            for (file, tests, bytes) in &summary {
+                println!("{file:<32} {tests:>5} tests {bytes:>9} bytes");
+            }
+            let tests: usize = summary.iter().map(|s| s.1).sum();
+            let bytes: usize = summary.iter().map(|s| s.2).sum();
+            println!("{:<32} {tests:>5} tests {bytes:>9} bytes", "total");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(candidate: &std::path::Path, fixtures: &std::path::Path) -> ExitCode {
+    match dpo_oracle::fixtures::check::check_files(candidate, fixtures) {
+        Ok(report) => {
+            print!("{}", report.render());
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
     }
 }
