@@ -38,7 +38,10 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Verify) {
         Command::Verify => verify(),
         Command::Fixtures { dir } => fixtures(&dir),
-        Command::Check { candidate, fixtures } => check(&candidate, &fixtures),
+        Command::Check {
+            candidate,
+            fixtures,
+        } => check(&candidate, &fixtures),
     }
 }
 

@@ -170,12 +170,7 @@ pub fn minimise_tabular(
 }
 
 /// The exact Hessian of the tabular DPO loss (see [`minimise_tabular`]).
-fn tabular_hessian(
-    theta: &[f64],
-    log_ref: &Array2<f64>,
-    pairs: &[Pair],
-    beta: f64,
-) -> Array2<f64> {
+fn tabular_hessian(theta: &[f64], log_ref: &Array2<f64>, pairs: &[Pair], beta: f64) -> Array2<f64> {
     let ys = log_ref.ncols();
     let n = theta.len();
     let mut h = Array2::zeros((n, n));
