@@ -16,6 +16,12 @@
 //! | log-softmax precision | f32 | model dtype | model dtype | model dtype | model dtype | f32 |
 //! | causal shift | inside | inside | inside | inside | inside | caller |
 //! | masking | label −100 | completion mask | completion mask | label −100 | attention mask + prompt length | ignore index |
+//!
+//! The loss lists, label smoothing, IPO, reference-free, BCO shift, precision and shift entries
+//! are those of the conventions reference sheet (§2–§3). The empty-response rule is stated
+//! there for the authors' code (NaN) and TRL (clamp); for torchtune, OpenRLHF and Liger the
+//! table records a division by the raw count (NaN), which is this crate's reading of their
+//! averaging code, not a documented guarantee.
 
 use std::fmt;
 
@@ -40,7 +46,8 @@ pub enum Convention {
 }
 
 /// Whether label smoothing on the sigmoid loss is applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LabelSmoothing {
     /// $\varepsilon$ gives cDPO.
     Honoured,
@@ -49,7 +56,8 @@ pub enum LabelSmoothing {
 }
 
 /// On which log-ratios IPO is computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum IpoLogRatios {
     /// Log-ratios of summed log-probabilities.
     Summed,
@@ -60,7 +68,8 @@ pub enum IpoLogRatios {
 }
 
 /// Where the log-softmax is taken for a low-precision (bf16) model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LogSoftmaxPrecision {
     /// Upcast to f32 first.
     Float32,
@@ -69,7 +78,8 @@ pub enum LogSoftmaxPrecision {
 }
 
 /// Who applies the causal shift (logits at $t$ predict the label at $t+1$).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CausalShift {
     /// The log-probability routine shifts.
     Inside,
@@ -78,7 +88,8 @@ pub enum CausalShift {
 }
 
 /// How scored positions are selected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Masking {
     /// Labels set to $-100$.
     IgnoreLabel,
@@ -89,7 +100,7 @@ pub enum Masking {
 }
 
 /// One convention's documented choices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Choices {
     /// The convention's name (`authors`, `trl-0.28`, …).
     pub name: &'static str,
@@ -115,10 +126,10 @@ pub struct Choices {
 
 use LossType as L;
 
-const TRL_COMMON: [LossType; 14] = [
+/// The losses TRL (both versions) and Liger share, ordered so that Liger's are a prefix.
+const TRL_SHARED: [LossType; 13] = [
     L::Sigmoid,
     L::Robust,
-    L::Ipo,
     L::Hinge,
     L::ExoPair,
     L::NcaPair,
@@ -127,40 +138,28 @@ const TRL_COMMON: [LossType; 14] = [
     L::ApoZero,
     L::ApoDown,
     L::Discopop,
+    L::Ipo,
     L::Aot,
     L::AotUnpaired,
-    L::Cdpo,
 ];
 
-const TRL_029: [LossType; 14] = [
-    L::Sigmoid,
-    L::Robust,
-    L::Ipo,
-    L::Hinge,
-    L::ExoPair,
-    L::NcaPair,
-    L::BcoPair,
-    L::SppoHard,
-    L::ApoZero,
-    L::ApoDown,
-    L::Discopop,
-    L::Aot,
-    L::AotUnpaired,
-    L::SigmoidNorm,
-];
+/// [`TRL_SHARED`] plus one version-specific loss.
+const fn trl_with(extra: LossType) -> [LossType; 14] {
+    let mut out = [extra; 14];
+    let mut i = 0;
+    while i < TRL_SHARED.len() {
+        out[i] = TRL_SHARED[i];
+        i += 1;
+    }
+    out
+}
 
-const LIGER: [LossType; 10] = [
-    L::Sigmoid,
-    L::Robust,
-    L::Hinge,
-    L::ExoPair,
-    L::NcaPair,
-    L::BcoPair,
-    L::SppoHard,
-    L::ApoZero,
-    L::ApoDown,
-    L::Discopop,
-];
+/// TRL up to 0.28: cDPO as `sigmoid` with label smoothing.
+const TRL_028: [LossType; 14] = trl_with(L::Cdpo);
+/// TRL from 0.29: sigmoid_norm, and no cDPO.
+const TRL_029: [LossType; 14] = trl_with(L::SigmoidNorm);
+/// Liger: no IPO, no aot.
+const LIGER: &[LossType] = TRL_SHARED.split_at(10).0;
 
 impl Convention {
     /// Every convention.
@@ -195,7 +194,7 @@ impl Convention {
             },
             Self::Trl028 => Choices {
                 name: "trl-0.28",
-                losses: &TRL_COMMON,
+                losses: &TRL_028,
                 label_smoothing: LabelSmoothing::Honoured,
                 ipo: IpoLogRatios::TokenMean,
                 empty_response: EmptyRule::ClampToOne,
@@ -234,7 +233,7 @@ impl Convention {
             },
             Self::Liger => Choices {
                 name: "liger",
-                losses: &LIGER,
+                losses: LIGER,
                 label_smoothing: LabelSmoothing::Ignored,
                 ipo: IpoLogRatios::Absent,
                 empty_response: EmptyRule::Nan,
@@ -307,6 +306,13 @@ impl Convention {
     }
 }
 
+/// Serialised as its name (`trl-0.28`, …).
+impl serde::Serialize for Convention {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
 impl fmt::Display for Convention {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -320,5 +326,5 @@ pub fn compute_as(
     spec: &LossSpec,
     batch: &PairLogps,
 ) -> Result<LossOutput, LossError> {
-    Ok(convention.prepare(spec, batch)?.evaluate(batch))
+    convention.prepare(spec, batch)?.evaluate(batch)
 }

@@ -10,7 +10,7 @@
 use crate::loss::{LossError, PairLogps};
 
 /// The batch metrics.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Metrics {
     /// `rewards/chosen`.
     pub rewards_chosen: f64,
@@ -77,14 +77,12 @@ impl Metrics {
                 ("logps/chosen", self.logps_chosen),
                 ("logps/rejected", self.logps_rejected),
             ],
-            MetricNames::Torchtune => vec![
-                ("rewards/chosen", self.rewards_chosen),
-                ("rewards/rejected", self.rewards_rejected),
-                ("rewards/accuracies", self.rewards_accuracies),
-                ("rewards/margins", self.rewards_margins),
-                ("log_probs/chosen", self.logps_chosen),
-                ("log_probs/rejected", self.logps_rejected),
-            ],
+            MetricNames::Torchtune => {
+                let mut named = self.named(MetricNames::Trl);
+                named[4].0 = "log_probs/chosen";
+                named[5].0 = "log_probs/rejected";
+                named
+            }
             MetricNames::Openrlhf => vec![
                 ("chosen_reward", self.rewards_chosen),
                 ("reject_reward", self.rewards_rejected),

@@ -24,7 +24,8 @@ use ndarray::{Array1, Array3, ArrayView1, ArrayView2, ArrayView3};
 pub use precision::{bf16_bits_to_f32, f32_to_bf16_bits, round_to_bf16, Precision};
 
 /// How the per-token log-probabilities of a response are combined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Reduction {
     /// $\sum_t \log p_t$ (the sequence log-probability).
     Sum,
@@ -33,7 +34,8 @@ pub enum Reduction {
 }
 
 /// What [`Reduction::Mean`] gives for a response with zero scored tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EmptyRule {
     /// $0/0 = $ NaN (the authors' code, torchtune, OpenRLHF).
     Nan,
@@ -43,7 +45,7 @@ pub enum EmptyRule {
 
 /// Options of [`sequence_logps`]. Default: shift on, [`Reduction::Sum`], [`EmptyRule::Nan`],
 /// ignore index $-100$.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct LogpOptions {
     /// Whether logits at $t$ predict the label at $t + 1$.
     pub shift: bool,
@@ -120,11 +122,8 @@ pub enum LogpError {
         /// The vocabulary size $V$.
         vocab: usize,
     },
-    /// The causal shift needs at least two positions.
-    TooShortForShift {
-        /// The sequence length $T$.
-        len: usize,
-    },
+    /// The causal shift needs at least two positions ($T \ge 2$).
+    TooShortForShift,
     /// $V = 0$: there is no distribution to score.
     EmptyVocabulary,
     /// A scored position whose logits are all $-\infty$ (no distribution).
@@ -175,9 +174,9 @@ impl fmt::Display for LogpError {
                 f,
                 "label {label} at row {batch}, position {pos} is outside [0, {vocab}) and is not the ignore index"
             ),
-            Self::TooShortForShift { len } => write!(
+            Self::TooShortForShift => write!(
                 f,
-                "sequence length {len} < 2: the causal shift leaves no position to score"
+                "sequence length < 2: the causal shift leaves no position to score"
             ),
             Self::EmptyVocabulary => write!(f, "vocabulary of size 0"),
             Self::NegInfRow { batch, pos } => write!(
@@ -236,7 +235,7 @@ fn scored_positions(
         return Err(LogpError::EmptyVocabulary);
     }
     if opts.shift && t < 2 {
-        return Err(LogpError::TooShortForShift { len: t });
+        return Err(LogpError::TooShortForShift);
     }
     let offset = usize::from(opts.shift);
     (0..b)
@@ -307,6 +306,10 @@ fn reduce(sum: f64, count: usize, opts: &LogpOptions) -> f64 {
 /// optional position mask `[B, T]` (aligned with the labels; `true` = scored, combined with the
 /// ignore index). With the shift, `logits[:, t]` predicts `labels[:, t + 1]`. Accumulated in
 /// `f64` with an online max-shifted log-sum-exp, one pass per vocabulary row.
+///
+/// Every label that is read (positions $1..T$ under the shift, all without) must be the ignore
+/// index or in $[0, V)$, also where the mask is `false`; logits are checked (NaN, $+\infty$, a row
+/// of $-\infty$) only at scored positions.
 pub fn sequence_logps(
     logits: ArrayView3<f64>,
     labels: ArrayView2<i64>,

@@ -8,7 +8,8 @@
 //! could turn it into infinity): it keeps its sign and top payload bits with the quiet bit set.
 
 /// The precision a log-softmax is taken in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Precision {
     /// `f64` throughout, with an online max-shifted log-sum-exp (the oracle's own).
     #[default]

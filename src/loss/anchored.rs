@@ -78,3 +78,41 @@ pub fn apo_down_grad(beta: f64, lw: f64, ll: f64) -> [f64; 2] {
 fn logistic_slope(x: f64) -> f64 {
     x.sigmoid() * (-x).sigmoid()
 }
+
+/// The running mean $\delta$ that bco_pair subtracts in TRL up to 0.28 (its `RunningMoments`,
+/// single process): each step contributes one sample, the batch's mean reward
+/// $\frac{1}{2B}\sum_i (\beta\ell_w^i + \beta\ell_l^i)$, detached; the mean starts at $0$ with a
+/// count of $10^{-24}$, so after the first step it is that step's mean reward. The value after
+/// the update is the $\delta$ of the same step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunningMean {
+    mean: f64,
+    count: f64,
+}
+
+impl Default for RunningMean {
+    fn default() -> Self {
+        RunningMean {
+            mean: 0.0,
+            count: 1e-24,
+        }
+    }
+}
+
+impl RunningMean {
+    /// The current mean.
+    pub fn mean(&self) -> f64 {
+        self.mean
+    }
+
+    /// Folds in one step's chosen and rejected rewards (their mean is the sample) and returns
+    /// the updated mean: $\mu \leftarrow \mu + (x - \mu)/(n + 1)$, $n \leftarrow n + 1$.
+    pub fn update(&mut self, chosen_rewards: &[f64], rejected_rewards: &[f64]) -> f64 {
+        let n = (chosen_rewards.len() + rejected_rewards.len()) as f64;
+        let sample = chosen_rewards.iter().chain(rejected_rewards).sum::<f64>() / n;
+        let total = self.count + 1.0;
+        self.mean += (sample - self.mean) / total;
+        self.count = total;
+        self.mean
+    }
+}

@@ -29,10 +29,8 @@ pub enum LossError {
     NonFinite {
         /// The index of the pair.
         pair: usize,
-        /// The array it is in.
+        /// The array it is in (the value itself is `batch.field[pair]`).
         field: &'static str,
-        /// The value found.
-        value: f64,
     },
     /// The loss needs per-response token counts and the batch has none.
     MissingTokenCounts {
@@ -82,9 +80,9 @@ impl fmt::Display for LossError {
                 "{field} has {len} entries but policy_chosen has {expected}"
             ),
             Self::EmptyBatch => write!(f, "empty batch: the mean over zero pairs is undefined"),
-            Self::NonFinite { pair, field, value } => write!(
+            Self::NonFinite { pair, field } => write!(
                 f,
-                "non-finite log-probability {value} in {field} at pair {pair} \
+                "non-finite log-probability (NaN or infinite) in {field} at pair {pair} \
                  (opt in with with_propagate_non_finite(true) to propagate it)"
             ),
             Self::MissingTokenCounts { needed_by } => write!(

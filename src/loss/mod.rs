@@ -11,6 +11,23 @@
 //! paper's code's) semantics: summed log-probabilities, label smoothing honoured. The other
 //! implementations' choices are in [`crate::convention`]. [`PreparedLoss`] is the validated
 //! formula itself, so that the same code can be evaluated on the reverse tape.
+//!
+//! ```
+//! use dpo_oracle::convention::{compute_as, Convention};
+//! use dpo_oracle::loss::{compute, LossSpec, LossType, PairLogps};
+//!
+//! // At π = π_ref every loss of h is at its starting value: the sigmoid loss is ln 2.
+//! let (chosen, rejected) = ([-12.0, -30.5], [-14.0, -29.0]);
+//! let batch = PairLogps::new(&chosen, &rejected, &chosen, &rejected);
+//! let out = compute(&LossSpec::new(LossType::Sigmoid, 0.1), &batch).unwrap();
+//! assert!((out.loss - std::f64::consts::LN_2).abs() < 1e-15);
+//! // ∂L/∂π(y_w) = -β σ(-βh) / B = -0.1 · 0.5 / 2.
+//! assert!((out.grad_policy_chosen[0] + 0.025).abs() < 1e-15);
+//!
+//! // TRL from 0.29 has no cDPO: an error naming the convention, never a silent substitute.
+//! let cdpo = LossSpec::new(LossType::Cdpo, 0.1).with_label_smoothing(0.1);
+//! assert!(compute_as(Convention::Trl029, &cdpo, &batch).is_err());
+//! ```
 
 pub mod anchored;
 pub mod aot;
@@ -32,7 +49,8 @@ use crate::scalar::Real;
 pub const DEFAULT_DISCOPOP_TAU: f64 = 0.05;
 
 /// The per-pair loss families (§2 of the conventions sheet). Names follow TRL's `loss_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LossType {
     /// DPO, Eq. 7: $-\log\sigma(z)$ (with $\varepsilon > 0$, the same as [`LossType::Cdpo`]).
     Sigmoid,
@@ -138,7 +156,7 @@ impl fmt::Display for LossType {
 
 /// A loss and its parameters. Build with [`LossSpec::new`] and the `with_…` methods; check with
 /// [`LossSpec::validate`] (every entry point validates).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct LossSpec {
     loss_type: LossType,
     beta: f64,
@@ -163,6 +181,11 @@ impl LossSpec {
             bco_delta: None,
             propagate_non_finite: false,
         }
+    }
+
+    /// The same specification with another $\beta$.
+    pub fn with_beta(self, beta: f64) -> LossSpec {
+        LossSpec { beta, ..self }
     }
 
     /// Label smoothing $\varepsilon$ (cDPO, robust, exo_pair, aot).
@@ -366,24 +389,28 @@ impl<'a> PairLogps<'a> {
             return Err(LossError::EmptyBatch);
         }
         if !propagate {
-            for pair in 0..expected {
-                for (field, values) in self.fields() {
-                    if !values[pair].is_finite() {
-                        return Err(LossError::NonFinite {
-                            pair,
-                            field,
-                            value: values[pair],
-                        });
-                    }
-                }
-            }
+            first_non_finite(&self.fields())?;
         }
         Ok(())
     }
 }
 
+/// [`LossError::NonFinite`] for the first NaN or infinite entry, scanning pair by pair (all
+/// arrays of pair 0, then of pair 1, …); the arrays have equal lengths.
+pub(crate) fn first_non_finite(fields: &[(&'static str, &[f64])]) -> Result<(), LossError> {
+    let n = fields.first().map_or(0, |(_, a)| a.len());
+    for pair in 0..n {
+        for &(field, values) in fields {
+            if !values[pair].is_finite() {
+                return Err(LossError::NonFinite { pair, field });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Per-pair losses, rewards, the batch loss and its closed-form gradient.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LossOutput {
     /// The loss of each pair (for aot and aot_unpaired: of each rank of the sorted batch).
     pub losses: Vec<f64>,
@@ -492,7 +519,11 @@ impl PreparedLoss {
     }
 
     /// The per-pair (per-rank for aot) losses from the four arrays, written once for every
-    /// [`Real`]. The arrays must have the batch's length.
+    /// [`Real`].
+    ///
+    /// # Panics
+    /// If an array is shorter than the prepared batch (a programming error; [`compute`] and
+    /// [`PreparedLoss::evaluate`] check lengths and return an error instead).
     pub fn losses<R: Real>(&self, pc: &[R], pr: &[R], rc: &[R], rr: &[R]) -> Vec<R> {
         let s = &self.spec;
         let (beta, eps) = (s.beta, s.label_smoothing);
@@ -523,6 +554,9 @@ impl PreparedLoss {
 
     /// The closed-form gradient of the batch mean of [`PreparedLoss::losses`] with respect to
     /// `[policy_chosen, policy_rejected, reference_chosen, reference_rejected]`.
+    ///
+    /// # Panics
+    /// As [`PreparedLoss::losses`], if an array is shorter than the prepared batch.
     pub fn mean_gradient(&self, pc: &[f64], pr: &[f64], rc: &[f64], rr: &[f64]) -> [Vec<f64>; 4] {
         let s = &self.spec;
         let n = pc.len();
@@ -565,9 +599,18 @@ impl PreparedLoss {
         }
     }
 
-    /// Evaluates the losses, the rewards and the closed-form gradient on `batch` (which must be
-    /// the batch this loss was prepared for).
-    pub fn evaluate(&self, batch: &PairLogps) -> LossOutput {
+    /// Evaluates the losses, the rewards and the closed-form gradient on `batch`, the batch this
+    /// loss was prepared for (or one of the same length: [`LossError::LengthMismatch`]
+    /// otherwise; its lengths and finiteness are checked again).
+    pub fn evaluate(&self, batch: &PairLogps) -> Result<LossOutput, LossError> {
+        batch.check(self.spec.propagate_non_finite)?;
+        if batch.len() != self.chosen_scale.len() {
+            return Err(LossError::LengthMismatch {
+                field: "policy_chosen (against the prepared batch)",
+                len: batch.len(),
+                expected: self.chosen_scale.len(),
+            });
+        }
         let (pc, pr, rc, rr) = (
             batch.policy_chosen,
             batch.policy_rejected,
@@ -584,7 +627,7 @@ impl PreparedLoss {
         };
         let [grad_policy_chosen, grad_policy_rejected, grad_reference_chosen, grad_reference_rejected] =
             self.mean_gradient(pc, pr, rc, rr);
-        LossOutput {
+        Ok(LossOutput {
             losses,
             chosen_rewards: reward(pc, rc),
             rejected_rewards: reward(pr, rr),
@@ -593,7 +636,7 @@ impl PreparedLoss {
             grad_policy_rejected,
             grad_reference_chosen,
             grad_reference_rejected,
-        }
+        })
     }
 }
 
@@ -653,5 +696,12 @@ fn pair_gradient(s: &LossSpec, lw: f64, ll: f64) -> [f64; 2] {
 /// Losses the authors' code lacks are computed from their §2 definitions with the same choices;
 /// [`crate::convention::compute_as`] restricts to what one implementation has.
 pub fn compute(spec: &LossSpec, batch: &PairLogps) -> Result<LossOutput, LossError> {
-    Ok(PreparedLoss::new(spec, batch, false, ZeroCount::Reject)?.evaluate(batch))
+    prepare(spec, batch)?.evaluate(batch)
+}
+
+/// The validated formula [`compute`] evaluates (authors' semantics), for evaluation with any
+/// [`Real`]; token-averaged log-ratios only for `sigmoid_norm`, where a zero count is
+/// [`LossError::ZeroTokenCount`].
+pub fn prepare(spec: &LossSpec, batch: &PairLogps) -> Result<PreparedLoss, LossError> {
+    PreparedLoss::new(spec, batch, false, ZeroCount::Reject)
 }
