@@ -300,3 +300,12 @@ fn typed_access_reports_the_field() {
         "{e:?}"
     );
 }
+
+#[test]
+fn python_style_non_finite_tokens_are_read() {
+    use dpo_oracle::fixtures::check::quote_bare_non_finite;
+    assert_eq!(
+        quote_bare_non_finite(r#"{"a": [NaN, -Infinity, Infinity], "NaN": "x NaN \"Infinity"}"#),
+        r#"{"a": ["NaN", "-Infinity", "Infinity"], "NaN": "x NaN \"Infinity"}"#
+    );
+}
