@@ -58,6 +58,7 @@ pub fn run_all() -> Vec<ClaimCheck> {
     rows.extend(engine::checks());
     rows.extend(chain::checks());
     rows.extend(losses::checks());
+    rows.extend(fixtures::checks());
     rows
 }
 
@@ -94,4 +95,5 @@ pub fn render_table(rows: &[ClaimCheck]) -> String {
 
 pub mod chain;
 pub mod engine;
+pub mod fixtures;
 pub mod losses;
