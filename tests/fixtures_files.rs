@@ -77,7 +77,11 @@ fn coverage_size_and_bug_classes() {
         let f = Fixture::load(&path).unwrap();
         tests += f.number_of_tests;
         for (g, t) in f.cases() {
-            outcomes[t.result as usize] += 1;
+            outcomes[match t.result {
+                Outcome::Valid => 0,
+                Outcome::Invalid => 1,
+                Outcome::Acceptable => 2,
+            }] += 1;
             assert!(!t.comment.is_empty() && !g.name.is_empty());
         }
         group_names.extend(f.test_groups.iter().map(|g| g.name.clone()));
@@ -104,7 +108,6 @@ fn coverage_size_and_bug_classes() {
     ] {
         assert!(group_names.iter().any(|g| g == bug), "no group {bug}");
     }
-    let _ = Outcome::Valid;
 }
 
 #[test]
@@ -132,4 +135,120 @@ fn every_pair_convention_and_loss_is_covered() {
             );
         }
     }
+}
+
+/// The expected value of `field` in the first test of the group named `group` (and, if given,
+/// of that convention) in `file`.
+fn bug_value(file: &str, group: &str, convention: Option<&str>, field: &str) -> Value {
+    let f = Fixture::load(Path::new(DIR).join(file)).unwrap();
+    let g = f
+        .test_groups
+        .iter()
+        .find(|g| g.name == group && convention.is_none_or(|c| g.convention == c))
+        .unwrap_or_else(|| panic!("{file}: no group {group}"));
+    g.tests[0].expected[field].clone()
+}
+
+/// The bug-class cases hold the values their closed forms give (computed here by hand, not by
+/// the generator).
+#[test]
+fn bug_class_cases_hold_their_closed_form_values() {
+    let num = |v: Value| v.as_f64().unwrap();
+    let ln2 = std::f64::consts::LN_2;
+    // IPO: (5 − 1)² = 16 on summed log-ratios, (8/2 − 3/3 − 1)² = 4 on token means (β = 0.5).
+    assert_eq!(
+        num(bug_value(
+            "ipo_test.json",
+            "bug:ipo-sum-vs-token-mean",
+            Some("authors"),
+            "loss"
+        )),
+        16.0
+    );
+    assert_eq!(
+        num(bug_value(
+            "ipo_test.json",
+            "bug:ipo-sum-vs-token-mean",
+            Some("trl-0.29"),
+            "loss"
+        )),
+        4.0
+    );
+    // At initialisation: loss ln 2, rewards 0, accuracy 0 (strict).
+    for group in [
+        "bug:accuracy-zero-at-initialisation",
+        "bug:reference-from-wrong-model",
+        "bug:reference-in-lower-precision",
+    ] {
+        assert_eq!(
+            num(bug_value("dpo_sigmoid_test.json", group, None, "loss")),
+            ln2,
+            "{group}"
+        );
+        assert_eq!(
+            num(bug_value(
+                "dpo_sigmoid_test.json",
+                group,
+                None,
+                "rewards/accuracies"
+            )),
+            0.0,
+            "{group}"
+        );
+        let rewards = bug_value("dpo_sigmoid_test.json", group, None, "chosen_rewards");
+        assert!(
+            rewards
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r.as_f64() == Some(0.0)),
+            "{group}"
+        );
+    }
+    // −log σ(−1000) = 1000 + log1p(e^−1000) = 1000 exactly in f64.
+    assert_eq!(
+        num(bug_value(
+            "dpo_sigmoid_test.json",
+            "bug:naive-log-sigmoid-overflow",
+            None,
+            "loss"
+        )),
+        1000.0
+    );
+    // cDPO at z = 0.5, ε = 0.3: 0.7 softplus(−0.5) + 0.3 softplus(0.5).
+    let sp = |x: f64| x.max(0.0) + (-x.abs()).exp().ln_1p();
+    let cdpo = num(bug_value(
+        "cdpo_test.json",
+        "bug:label-smoothing-ignored",
+        None,
+        "loss",
+    ));
+    assert!((cdpo - (0.7 * sp(-0.5) + 0.3 * sp(0.5))).abs() < 1e-15);
+    // Robust at z = 5, ε = 0.4: (0.6 softplus(−5) − 0.4 softplus(5)) / 0.2 < 0.
+    let robust = num(bug_value(
+        "robust_test.json",
+        "bug:robust-loss-negative",
+        None,
+        "loss",
+    ));
+    assert!((robust - (0.6 * sp(-5.0) - 0.4 * sp(5.0)) / 0.2).abs() < 1e-14 && robust < 0.0);
+    // Token counts: EOS = PAD keeps the real EOS (4), padding and prompt are not counted (3),
+    // the shifted mask scores 5 of 6 labels.
+    let count =
+        |group| bug_value("logps_from_logits_test.json", group, None, "token_counts")[0].as_u64();
+    assert_eq!(count("bug:eos-equals-pad"), Some(4));
+    assert_eq!(count("bug:padding-or-prompt-counted"), Some(3));
+    assert_eq!(count("bug:unshifted-mask-count"), Some(5));
+    // Empty completion under the mean: NaN (authors), 0 (count clamped to 1, TRL).
+    let empty = |c| {
+        bug_value(
+            "logps_from_logits_test.json",
+            "bug:empty-completion-mean",
+            Some(c),
+            "logps",
+        )[0]
+        .clone()
+    };
+    assert_eq!(empty("authors"), Value::from("NaN"));
+    assert_eq!(empty("trl-0.29"), Value::from(0.0));
 }
