@@ -16,6 +16,7 @@ use ndarray::Array2;
 use crate::autodiff::with_tape;
 use crate::dpo::{dpo_loss, Pair};
 use crate::policy::{Policy, TabularPolicy};
+use crate::prec::MINIMISER_STEP;
 use crate::problem::Problem;
 use crate::scalar::Real;
 
@@ -90,9 +91,6 @@ pub struct Minimised {
     pub loss: f64,
 }
 
-/// Largest Newton step accepted as converged (logits are O(1) to O(r/β), so this is a few
-/// hundred ulps of the parameters).
-const STEP_TOL: f64 = 1e-13;
 const MAX_ITERATIONS: usize = 100;
 
 /// Minimises the weighted DPO loss of `pairs` over tabular policies, starting from
@@ -150,7 +148,7 @@ pub fn minimise_tabular(
         let largest = step.iter().fold(0.0_f64, |m, s| m.max((t * s).abs()));
         theta = next;
         loss = next_loss;
-        if largest <= STEP_TOL * theta.iter().fold(1.0_f64, |m, v| m.max(v.abs())) {
+        if largest <= MINIMISER_STEP * theta.iter().fold(1.0_f64, |m, v| m.max(v.abs())) {
             return Ok(Minimised {
                 policy: TabularPolicy::new(
                     &Array2::from_shape_vec((xs, ys), theta).expect("same shape"),

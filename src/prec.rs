@@ -116,3 +116,8 @@ pub const GOODNESS_OF_FIT_ALPHA: f64 = 0.01;
 /// RMS has s.d. ≈ 0.125 and the slope s.d. ≈ $0.125/\sqrt{\sum(\ln n - \overline{\ln n})^2}$
 /// ≈ 0.04, so 0.15 is a band of about 3.5 standard errors.
 pub const RATE_EXPONENT_BAND: f64 = 0.15;
+
+/// Newton's method on a DPO loss stops when its step is at most this fraction of the largest
+/// logit (a few hundred ulps); at that point the fitted margins are within about this relative
+/// error of the exact minimiser, since Newton converges quadratically.
+pub const MINIMISER_STEP: f64 = 1e-13;
