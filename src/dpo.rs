@@ -29,11 +29,7 @@ pub struct Pair {
 
 /// Eq. 6, Bradley–Terry in policy form: $\log p(y_1\succ y_2) = \log\sigma(\hat r_1 - \hat r_2)$
 /// with $\hat r = \beta\log\pi/\pi_{\text{ref}}$ (the $\beta\log Z(x)$ of Eq. 5 cancels).
-pub fn policy_form_log_prob<R: Real>(
-    log_pi: (R, R),
-    log_ref: (f64, f64),
-    beta: f64,
-) -> R {
+pub fn policy_form_log_prob<R: Real>(log_pi: (R, R), log_ref: (f64, f64), beta: f64) -> R {
     bradley_terry_log_prob(
         implicit_reward(log_pi.0, log_ref.0, beta),
         implicit_reward(log_pi.1, log_ref.1, beta),

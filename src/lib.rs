@@ -8,17 +8,17 @@
 //! [`autodiff`], and cross-checked with forward-mode dual numbers and finite differences.
 
 pub mod autodiff;
-pub mod numdiff;
-pub mod prec;
-pub mod preference;
-pub mod scalar;
-pub mod verify;
-pub mod policy;
-pub mod problem;
 pub mod divergence;
 pub mod dpo;
+pub mod numdiff;
 pub mod objective;
 pub mod partition;
-pub mod reward;
+pub mod policy;
 pub mod population;
+pub mod prec;
+pub mod preference;
+pub mod problem;
+pub mod reward;
+pub mod scalar;
 pub mod utilisation;
+pub mod verify;

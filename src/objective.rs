@@ -10,7 +10,11 @@ use crate::scalar::Real;
 /// $J_x(\pi) = \sum_y \pi(y|x)\,r(x,y) - \beta\,\mathrm{KL}(\pi(\cdot|x)\|\pi_{\text{ref}}(\cdot|x))$
 /// from $\log\pi(\cdot|x)$.
 pub fn objective_row<R: Real>(log_pi: &[R], log_ref: &[f64], reward: &[f64], beta: f64) -> R {
-    let expected: Vec<R> = log_pi.iter().zip(reward).map(|(&l, &r)| l.exp() * r).collect();
+    let expected: Vec<R> = log_pi
+        .iter()
+        .zip(reward)
+        .map(|(&l, &r)| l.exp() * r)
+        .collect();
     let expected = R::sum(&expected).expect("at least one response");
     expected - kl(log_pi, log_ref) * beta
 }

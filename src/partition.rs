@@ -53,7 +53,10 @@ pub fn optimal_policy(problem: &Problem) -> OptimalPolicy {
         .zip(problem.reward().rows())
         .map(|(l, r)| {
             let (l, r) = (l.to_vec(), r.to_vec());
-            (optimal_log_policy(&l, &r, beta), log_partition(&l, &r, beta))
+            (
+                optimal_log_policy(&l, &r, beta),
+                log_partition(&l, &r, beta),
+            )
         })
         .collect();
     let log_z = rows.iter().map(|(_, z)| *z).collect();

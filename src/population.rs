@@ -168,12 +168,7 @@ pub fn minimise_tabular(
 }
 
 /// The exact Hessian of the tabular DPO loss (see [`minimise_tabular`]).
-fn tabular_hessian(
-    theta: &[f64],
-    log_ref: &Array2<f64>,
-    pairs: &[Pair],
-    beta: f64,
-) -> Array2<f64> {
+fn tabular_hessian(theta: &[f64], log_ref: &Array2<f64>, pairs: &[Pair], beta: f64) -> Array2<f64> {
     let ys = log_ref.ncols();
     let n = theta.len();
     let mut h = Array2::zeros((n, n));
@@ -205,10 +200,12 @@ fn solve(mut a: Vec<Vec<f64>>) -> Option<Vec<f64>> {
             return None;
         }
         a.swap(col, pivot);
-        for row in col + 1..n {
-            let f = a[row][col] / a[col][col];
-            for k in col..=n {
-                a[row][k] -= f * a[col][k];
+        let (top, rest) = a.split_at_mut(col + 1);
+        let pivot_row = &top[col];
+        for row in rest.iter_mut() {
+            let f = row[col] / pivot_row[col];
+            for (v, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                *v -= f * p;
             }
         }
     }

@@ -63,31 +63,6 @@ pub fn ulps(a: f64, b: f64) -> u64 {
     key(a).abs_diff(key(b))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ulps_counts_representable_steps() {
-        assert_eq!(ulps(1.0, 1.0 + f64::EPSILON), 1);
-        assert_eq!(ulps(-0.0, 0.0), 0);
-        assert_eq!(
-            ulps(f64::MIN_POSITIVE, -f64::MIN_POSITIVE),
-            2 * (1u64 << 52)
-        );
-        assert_eq!(ulps(1.0, f64::NAN), u64::MAX);
-    }
-
-    #[test]
-    fn rel_error_handles_non_finite() {
-        assert_eq!(rel_error(f64::NAN, f64::NAN, 1.0), 0.0);
-        assert_eq!(rel_error(1.0, f64::NAN, 1.0), f64::INFINITY);
-        assert_eq!(rel_error(f64::INFINITY, f64::INFINITY, 1.0), 0.0);
-        assert_eq!(rel_error(f64::INFINITY, 1.0, 1.0), f64::INFINITY);
-        assert_eq!(rel_error(1.5, 1.0, 1.0), 0.5);
-    }
-}
-
 /// Tolerance on $|\sum_y \pi_{\text{ref}}(y|x) - 1|$ when a reference policy is validated.
 /// A row normalised in `f64` over $n \le 10^4$ entries is off by at most $n u \approx 10^{-12}$;
 /// a row typed with nine significant digits by at most $\approx 10^{-9}$, so $10^{-9}$ accepts
@@ -121,3 +96,28 @@ pub const RATE_EXPONENT_BAND: f64 = 0.15;
 /// logit (a few hundred ulps); at that point the fitted margins are within about this relative
 /// error of the exact minimiser, since Newton converges quadratically.
 pub const MINIMISER_STEP: f64 = 1e-13;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ulps_counts_representable_steps() {
+        assert_eq!(ulps(1.0, 1.0 + f64::EPSILON), 1);
+        assert_eq!(ulps(-0.0, 0.0), 0);
+        assert_eq!(
+            ulps(f64::MIN_POSITIVE, -f64::MIN_POSITIVE),
+            2 * (1u64 << 52)
+        );
+        assert_eq!(ulps(1.0, f64::NAN), u64::MAX);
+    }
+
+    #[test]
+    fn rel_error_handles_non_finite() {
+        assert_eq!(rel_error(f64::NAN, f64::NAN, 1.0), 0.0);
+        assert_eq!(rel_error(1.0, f64::NAN, 1.0), f64::INFINITY);
+        assert_eq!(rel_error(f64::INFINITY, f64::INFINITY, 1.0), 0.0);
+        assert_eq!(rel_error(f64::INFINITY, 1.0, 1.0), f64::INFINITY);
+        assert_eq!(rel_error(1.5, 1.0, 1.0), 0.5);
+    }
+}

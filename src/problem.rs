@@ -109,7 +109,10 @@ impl fmt::Display for ProblemError {
                 prompt,
                 response,
                 value,
-            } => write!(f, "reward r(x={prompt}, y={response}) = {value} is not finite"),
+            } => write!(
+                f,
+                "reward r(x={prompt}, y={response}) = {value} is not finite"
+            ),
             Self::Ranking(e) => write!(f, "{e}"),
         }
     }

@@ -60,7 +60,9 @@ pub fn sample_preferences(problem: &Problem, per_prompt: usize, seed: u64) -> Ve
 pub fn aggregate(pairs: &[Pair]) -> Vec<Pair> {
     let mut merged: BTreeMap<(usize, usize, usize), f64> = BTreeMap::new();
     for p in pairs {
-        *merged.entry((p.prompt, p.chosen, p.rejected)).or_insert(0.0) += p.weight;
+        *merged
+            .entry((p.prompt, p.chosen, p.rejected))
+            .or_insert(0.0) += p.weight;
     }
     merged
         .into_iter()

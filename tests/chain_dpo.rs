@@ -16,9 +16,9 @@ mod common;
 #[test]
 fn pair_loss_closed_forms_and_extremes() {
     // −log σ(z) = ln(1 + e^{−z}); for moderate z the direct form is accurate.
-    for z in [-20.0, -1.0, -0.1, 0.0, 0.1, 1.0, 20.0] {
+    for z in [-20.0f64, -1.0, -0.1, 0.0, 0.1, 1.0, 20.0] {
         let loss = pair_loss((z, 0.0), (0.0, 0.0), 1.0);
-        let want = (-z as f64).exp().ln_1p();
+        let want = f64::exp(-z).ln_1p();
         assert!(rel_error(loss, want, want) <= 8.0 * f64::EPSILON, "z = {z}");
     }
     // β h = −1e4: the naive form overflows; the loss is 1e4 (+ e^{−1e4}).
@@ -86,7 +86,12 @@ fn closed_form_gradient_by_hand() {
     let beta = 0.05;
     let pi = TabularPolicy::new(&ndarray::array![[0.0, 0.0]]);
     let log_ref = ndarray::Array2::from_elem((1, 2), 0.5f64.ln());
-    let pairs = [Pair { prompt: 0, chosen: 0, rejected: 1, weight: 1.0 }];
+    let pairs = [Pair {
+        prompt: 0,
+        chosen: 0,
+        rejected: 1,
+        weight: 1.0,
+    }];
     let g = dpo_oracle::dpo::dpo_gradient_closed_form(&pi, pi.params(), &log_ref, &pairs, beta);
     assert_eq!(g, vec![-beta / 2.0, beta / 2.0]);
 }

@@ -87,7 +87,10 @@ fn sequence_log_prob_is_the_sum_of_token_log_probs_by_hand() {
     let expect = [0.25, 0.75 * 2.0 / 3.0, 0.75 / 3.0];
     for y in 0..3 {
         let want = expect[p.tokens(y).len()];
-        assert!(rel_error(lp[y].exp(), want, want) <= 8.0 * f64::EPSILON, "y = {y}");
+        assert!(
+            rel_error(lp[y].exp(), want, want) <= 8.0 * f64::EPSILON,
+            "y = {y}"
+        );
     }
 }
 
@@ -95,7 +98,8 @@ fn sequence_log_prob_is_the_sum_of_token_log_probs_by_hand() {
 fn log_linear_matches_a_hand_computed_softmax() {
     // φ(0, y) = (y, 1), θ = (ln 2, 5): π ∝ 2^y, so π = (1, 2, 4)/7 (the constant feature
     // cancels).
-    let features = Array3::from_shape_fn((1, 3, 2), |(_, y, k)| if k == 0 { y as f64 } else { 1.0 });
+    let features =
+        Array3::from_shape_fn((1, 3, 2), |(_, y, k)| if k == 0 { y as f64 } else { 1.0 });
     let p = LogLinearPolicy::new(features, Array1::from(vec![2f64.ln(), 5.0]));
     let lp = p.log_probs(p.params(), 0);
     for (y, want) in [1.0 / 7.0, 2.0 / 7.0, 4.0 / 7.0].into_iter().enumerate() {

@@ -3,9 +3,9 @@
 
 use dpo_oracle::dpo::Pair;
 use dpo_oracle::population::{minimise_tabular, MinimiseError};
+use dpo_oracle::prec::DISTRIBUTION_SUM_TOL;
 use dpo_oracle::preference::{plackett_luce_log_prob, PreferenceError};
 use dpo_oracle::problem::{Problem, ProblemError};
-use dpo_oracle::prec::DISTRIBUTION_SUM_TOL;
 use ndarray::{array, Array2};
 
 fn uniform() -> Array2<f64> {
@@ -34,7 +34,10 @@ fn zero_reference_probability_names_theorem_1() {
         }
     );
     let msg = err.to_string();
-    assert!(msg.contains("Theorem 1") && msg.contains("full-support"), "{msg}");
+    assert!(
+        msg.contains("Theorem 1") && msg.contains("full-support"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -84,7 +87,10 @@ fn beta_must_be_positive_and_finite() {
         ));
     }
     let p = Problem::new(&uniform(), zeros(), 1.0).unwrap();
-    assert!(matches!(p.with_beta(0.0), Err(ProblemError::NonPositiveBeta(_))));
+    assert!(matches!(
+        p.with_beta(0.0),
+        Err(ProblemError::NonPositiveBeta(_))
+    ));
 }
 
 #[test]
@@ -135,7 +141,10 @@ fn ranking_that_is_not_a_permutation_is_rejected() {
     for ranking in [vec![0, 0, 2], vec![0, 1], vec![0, 1, 3], vec![2, 1, 0, 0]] {
         let err = ProblemError::from(plackett_luce_log_prob(&r, &ranking).unwrap_err());
         assert!(
-            matches!(err, ProblemError::Ranking(PreferenceError::NotAPermutation { .. })),
+            matches!(
+                err,
+                ProblemError::Ranking(PreferenceError::NotAPermutation { .. })
+            ),
             "{ranking:?}"
         );
     }
@@ -150,8 +159,18 @@ fn minimiser_reports_a_response_never_compared() {
     // Response 2 never appears in a pair: its probability is not identified.
     let log_ref = Array2::from_elem((1, 3), (1.0f64 / 3.0).ln());
     let pairs = [
-        Pair { prompt: 0, chosen: 0, rejected: 1, weight: 0.6 },
-        Pair { prompt: 0, chosen: 1, rejected: 0, weight: 0.4 },
+        Pair {
+            prompt: 0,
+            chosen: 0,
+            rejected: 1,
+            weight: 0.6,
+        },
+        Pair {
+            prompt: 0,
+            chosen: 1,
+            rejected: 0,
+            weight: 0.4,
+        },
     ];
     assert_eq!(
         minimise_tabular(&log_ref, &pairs, 1.0),
@@ -163,7 +182,12 @@ fn minimiser_reports_a_response_never_compared() {
 fn minimiser_reports_a_maximum_likelihood_that_does_not_exist() {
     // Response 0 wins every comparison: the empirical loss has no minimiser.
     let log_ref = Array2::from_elem((1, 2), 0.5f64.ln());
-    let pairs = [Pair { prompt: 0, chosen: 0, rejected: 1, weight: 1.0 }];
+    let pairs = [Pair {
+        prompt: 0,
+        chosen: 0,
+        rejected: 1,
+        weight: 1.0,
+    }];
     assert!(matches!(
         minimise_tabular(&log_ref, &pairs, 1.0),
         Err(MinimiseError::NotConverged { .. })

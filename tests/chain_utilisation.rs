@@ -62,7 +62,10 @@ fn sampling_is_deterministic_and_aggregation_keeps_the_loss() {
 #[test]
 fn learnt_policy_error_shrinks_at_rate_n_to_the_minus_half() {
     let (rms, slope) = error_rate(&problem(21), &[250, 1000, 4000, 16000], 32, 7).unwrap();
-    assert!((slope + 0.5).abs() <= RATE_EXPONENT_BAND, "slope {slope}, rms {rms:?}");
+    assert!(
+        (slope + 0.5).abs() <= RATE_EXPONENT_BAND,
+        "slope {slope}, rms {rms:?}"
+    );
     assert!(rms.windows(2).all(|w| w[1] < w[0]), "{rms:?}");
 }
 
@@ -73,8 +76,16 @@ fn empirical_minimiser_is_the_bradley_terry_maximum_likelihood() {
     // of response 0 (the closed-form MLE of a single Bernoulli parameter).
     let p = Problem::random(1, 2, 0.5, 0.1, 5).unwrap();
     let pairs = aggregate(&sample_preferences(&p, 2000, 5));
-    let wins: f64 = pairs.iter().filter(|q| q.chosen == 0 && q.rejected == 1).map(|q| q.weight).sum();
-    let comparisons: f64 = pairs.iter().filter(|q| q.chosen != q.rejected).map(|q| q.weight).sum();
+    let wins: f64 = pairs
+        .iter()
+        .filter(|q| q.chosen == 0 && q.rejected == 1)
+        .map(|q| q.weight)
+        .sum();
+    let comparisons: f64 = pairs
+        .iter()
+        .filter(|q| q.chosen != q.rejected)
+        .map(|q| q.weight)
+        .sum();
     let fit = minimise_tabular(p.log_ref(), &pairs, 0.1).unwrap();
     let lp = fit.policy.log_prob_table();
     let h = (lp[[0, 0]] - lp[[0, 1]]) - (p.log_ref()[[0, 0]] - p.log_ref()[[0, 1]]);

@@ -20,7 +20,9 @@ fn is_chain_id(s: &str) -> bool {
         return false;
     };
     !area.is_empty()
-        && area.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && area
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && !number.is_empty()
         && number.chars().all(|c| c.is_ascii_digit())
 }
@@ -115,7 +117,9 @@ fn every_claim_is_tested_and_every_citation_is_known() {
     for (name, text) in files("src/verify", "rs") {
         for id in row_ids(&text) {
             if !defined.contains_key(&id) {
-                problems.push(format!("src/verify/{name} has a row for unknown claim {id}"));
+                problems.push(format!(
+                    "src/verify/{name} has a row for unknown claim {id}"
+                ));
             }
             rows.insert(id);
         }
@@ -147,10 +151,14 @@ fn every_claim_is_tested_and_every_citation_is_known() {
                 None => problems.push(format!("{id} names missing file tests/{file_name}.rs")),
                 Some(t) => {
                     if !t.contains(&format!("fn {function}(")) {
-                        problems.push(format!("{id} names missing test {file_name}.rs::{function}"));
+                        problems.push(format!(
+                            "{id} names missing test {file_name}.rs::{function}"
+                        ));
                     }
                     if !test_citations(t).contains(id) {
-                        problems.push(format!("{id} names tests/{file_name}.rs, which does not cite it"));
+                        problems.push(format!(
+                            "{id} names tests/{file_name}.rs, which does not cite it"
+                        ));
                     }
                 }
             }

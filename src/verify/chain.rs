@@ -290,23 +290,41 @@ fn objective_checks(cases: &[Case]) -> Vec<ClaimCheck> {
             // A.1: J(pi) = -beta E[KL(pi || pi_r) - log Z].
             a1.push(rel_error(j, -beta * (mean_kl - mean_log_z), s));
             gap.push(rel_error(j_opt - j, beta * mean_kl, s));
-            gap.push(if j_opt - j >= -COMPOSITE_REL * s { 0.0 } else { f64::INFINITY });
+            gap.push(if j_opt - j >= -COMPOSITE_REL * s {
+                0.0
+            } else {
+                f64::INFINITY
+            });
         }
         for x in 0..p.prompts() {
             let (l, r) = (p.log_ref_row(x).to_vec(), p.reward().row(x).to_vec());
             let lz = opt.log_z[x];
             // Closed forms: a constant row c has log Z = c / beta; shifting by c adds c / beta.
             let c = r[0];
-            logz.push(rel_error(log_partition(&l, &vec![c; l.len()], beta), c / beta, s / beta));
+            logz.push(rel_error(
+                log_partition(&l, &vec![c; l.len()], beta),
+                c / beta,
+                s / beta,
+            ));
             let shifted: Vec<f64> = r.iter().map(|v| v + 1e4).collect();
-            logz.push(rel_error(log_partition(&l, &shifted, beta), lz + 1e4 / beta, 1e4 / beta));
+            logz.push(rel_error(
+                log_partition(&l, &shifted, beta),
+                lz + 1e4 / beta,
+                1e4 / beta,
+            ));
             let direct: f64 = l.iter().zip(&r).map(|(a, b)| (a + b / beta).exp()).sum();
             if direct.is_finite() && direct > 0.0 {
                 logz.push(rel_error(lz, direct.ln(), s / beta));
             }
             let total: f64 = opt.log_pi.row(x).iter().map(|v| v.exp()).sum();
             normalised.push((total - 1.0).abs());
-            stationary.extend(simplex_gradient(&opt.log_pi.row(x).to_vec(), &l, &r, beta, s));
+            stationary.extend(simplex_gradient(
+                &opt.log_pi.row(x).to_vec(),
+                &l,
+                &r,
+                beta,
+                s,
+            ));
         }
     }
     vec![
@@ -351,7 +369,13 @@ fn objective_checks(cases: &[Case]) -> Vec<ClaimCheck> {
 
 /// The tangential part $g - \bar g$ of $\nabla_\pi J_x$ (reverse tape, $\pi$ as the variables)
 /// at the given policy, relative to the scale of the rewards.
-fn simplex_gradient(log_pi: &[f64], log_ref: &[f64], reward: &[f64], beta: f64, s: f64) -> Vec<f64> {
+fn simplex_gradient(
+    log_pi: &[f64],
+    log_ref: &[f64],
+    reward: &[f64],
+    beta: f64,
+    s: f64,
+) -> Vec<f64> {
     let g = with_tape(|t| {
         let probs: Vec<_> = log_pi.iter().map(|l| t.var(l.exp())).collect();
         let logs: Vec<_> = probs.iter().map(|p| p.ln()).collect();
@@ -364,8 +388,14 @@ fn simplex_gradient(log_pi: &[f64], log_ref: &[f64], reward: &[f64], beta: f64, 
 }
 
 fn reward_checks(cases: &[Case]) -> Vec<ClaimCheck> {
-    let (mut round, mut def1, mut lemma2, mut thm1, mut thm1_class, mut prop1) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut round, mut def1, mut lemma2, mut thm1, mut thm1_class, mut prop1) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     for case in cases {
         let p = &case.problem;
         let (beta, s) = (p.beta(), scale(p));
@@ -391,7 +421,11 @@ fn reward_checks(cases: &[Case]) -> Vec<ClaimCheck> {
         for table in random_policy_tables(case) {
             let r_pi = (&table - p.log_ref()) * beta;
             let s_pi = r_pi.iter().fold(1.0, |m: f64, v| m.max(v.abs()));
-            prop1.push(max_rel_error(&projection(&r_pi, p.log_ref(), beta), &r_pi, s_pi));
+            prop1.push(max_rel_error(
+                &projection(&r_pi, p.log_ref(), beta),
+                &r_pi,
+                s_pi,
+            ));
             let back = optimal_policy(&p.with_reward(shift(&r_pi, &f)).expect("finite"));
             prop1.push(max_rel_error(&back.log_pi, &table, s_pi / beta));
         }
@@ -454,8 +488,14 @@ pub fn permutations(k: usize) -> Vec<Vec<usize>> {
 }
 
 fn preference_checks(cases: &[Case]) -> Vec<ClaimCheck> {
-    let (mut bt_form, mut bt_closed, mut pl_bt, mut pl_sum, mut pl_form, mut lemma1) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut bt_form, mut bt_closed, mut pl_bt, mut pl_sum, mut pl_form, mut lemma1) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     for case in cases {
         let p = &case.problem;
         let beta = p.beta();
@@ -463,7 +503,9 @@ fn preference_checks(cases: &[Case]) -> Vec<ClaimCheck> {
         for x in 0..p.prompts() {
             let r = p.reward().row(x).to_vec();
             let (lp, lr) = (opt.log_pi.row(x).to_vec(), p.log_ref_row(x).to_vec());
-            let implicit: Vec<f64> = (0..r.len()).map(|y| implicit_reward(lp[y], lr[y], beta)).collect();
+            let implicit: Vec<f64> = (0..r.len())
+                .map(|y| implicit_reward(lp[y], lr[y], beta))
+                .collect();
             let f = 1.7 * x as f64 - 4.0;
             let r_f: Vec<f64> = r.iter().map(|v| v + f).collect();
             for a in 0..r.len() {
@@ -476,7 +518,11 @@ fn preference_checks(cases: &[Case]) -> Vec<ClaimCheck> {
                     bt_closed.push(
                         (reward_form.exp() + bradley_terry_log_prob(r[b], r[a]).exp() - 1.0).abs(),
                     );
-                    lemma1.push(rel_error(bradley_terry_log_prob(r_f[a], r_f[b]), reward_form, 1.0));
+                    lemma1.push(rel_error(
+                        bradley_terry_log_prob(r_f[a], r_f[b]),
+                        reward_form,
+                        1.0,
+                    ));
                     if a != b {
                         let pl = plackett_luce_log_prob(&[r[a], r[b]], &[0, 1]).expect("ranking");
                         pl_bt.push(rel_error(pl, reward_form, 1.0));
@@ -539,7 +585,14 @@ fn preference_checks(cases: &[Case]) -> Vec<ClaimCheck> {
 }
 
 /// The three gradient routes for one policy: (closed form vs tape, duals vs tape, finite
-/// differences vs tape), each relative to the gradient's largest entry.
+/// differences vs tape).
+///
+/// Errors are measured against the scale of the terms the gradient sums,
+/// $\max_k\sum_i w_i\beta\,\sigma(-\beta h_i)\,(|\partial_k\log\pi(y_w)| + |\partial_k\log\pi(y_l)|)$:
+/// the routes add the same terms in different orders (the tape cancels a tie's two equal and
+/// opposite adjoints only after adding them to others), so they agree to a few ulps of that
+/// sum, not of the total, which can be far smaller. Finite differences are held to the larger
+/// of that scale and $|\mathcal L|$, since their rounding is $\approx u|\mathcal L|/h$.
 pub fn gradient_route_errors<P: Policy>(
     policy: &P,
     log_ref: &Array2<f64>,
@@ -572,11 +625,25 @@ pub fn gradient_route_errors<P: Policy>(
     .iter()
     .map(|e| e.derivative)
     .collect();
-    let tiny = f64::MIN_POSITIVE;
+    let log_pi: Vec<Vec<f64>> = (0..policy.prompts())
+        .map(|x| policy.log_probs(theta, x))
+        .collect();
+    let mut terms = vec![0.0; theta.len()];
+    for p in pairs {
+        let (x, w, l) = (p.prompt, p.chosen, p.rejected);
+        let z = beta * ((log_pi[x][w] - log_ref[[x, w]]) - (log_pi[x][l] - log_ref[[x, l]]));
+        let c = (p.weight * beta * (-z).sigmoid()).abs();
+        let (s_w, s_l) = (policy.score(theta, x, w), policy.score(theta, x, l));
+        for ((t, a), b) in terms.iter_mut().zip(s_w).zip(s_l) {
+            *t += c * (a.abs() + b.abs());
+        }
+    }
+    let scale = terms.iter().fold(f64::MIN_POSITIVE, |m, &t| m.max(t));
+    let loss = dpo_loss(policy, theta, log_ref, pairs, beta).abs();
     [
-        max_rel_error(&closed, &tape, tiny),
-        max_rel_error(&duals, &tape, tiny),
-        max_rel_error(&fd, &tape, tiny),
+        max_rel_error(&closed, &tape, scale),
+        max_rel_error(&duals, &tape, scale),
+        max_rel_error(&fd, &tape, scale.max(loss)),
     ]
 }
 
@@ -594,8 +661,18 @@ fn dpo_checks(cases: &[Case]) -> Vec<ClaimCheck> {
             duals.push(e[1]);
             fd.push(e[2]);
         };
-        record(gradient_route_errors(&TabularPolicy::random(xs, ys, 1.0, s), p.log_ref(), &pairs, beta));
-        record(gradient_route_errors(&LogLinearPolicy::random(xs, ys, 3, s), p.log_ref(), &pairs, beta));
+        record(gradient_route_errors(
+            &TabularPolicy::random(xs, ys, 1.0, s),
+            p.log_ref(),
+            &pairs,
+            beta,
+        ));
+        record(gradient_route_errors(
+            &LogLinearPolicy::random(xs, ys, 3, s),
+            p.log_ref(),
+            &pairs,
+            beta,
+        ));
         record(gradient_route_errors(
             &SequencePolicy::random(xs, case.vocab, case.max_len, 1.0, s),
             p.log_ref(),
@@ -632,7 +709,11 @@ fn dpo_checks(cases: &[Case]) -> Vec<ClaimCheck> {
     }
     values.push(rel_error(pair_loss((-1e4, 0.0), (0.0, 0.0), 1.0), 1e4, 1.0));
     values.push(pair_loss((1e4, 0.0), (0.0, 0.0), 1.0).abs());
-    values.push(rel_error(pair_loss((-200.0, 0.0), (0.0, 0.0), 50.0), 1e4, 1.0));
+    values.push(rel_error(
+        pair_loss((-200.0, 0.0), (0.0, 0.0), 50.0),
+        1e4,
+        1.0,
+    ));
     vec![
         ClaimCheck::new(
             "C-dpo-1",
@@ -668,7 +749,8 @@ fn dpo_checks(cases: &[Case]) -> Vec<ClaimCheck> {
 }
 
 fn population_checks(cases: &[Case]) -> Vec<ClaimCheck> {
-    let (mut tv, mut class, mut entropy, mut grad) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut tv, mut class, mut entropy, mut grad) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for case in cases {
         let p = &case.problem;
         let beta = p.beta();

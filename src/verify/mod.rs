@@ -91,5 +91,5 @@ pub fn render_table(rows: &[ClaimCheck]) -> String {
     out
 }
 
-pub mod engine;
 pub mod chain;
+pub mod engine;
