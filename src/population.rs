@@ -111,7 +111,7 @@ pub fn minimise_tabular(
 ) -> Result<Minimised, MinimiseError> {
     let (xs, ys) = log_ref.dim();
     let shape = TabularPolicy::new(log_ref);
-    let free: Vec<usize> = (0..xs * ys).filter(|i| i % ys != ys - 1).collect();
+    let free = free_coordinates(xs, ys);
     let mut theta: Vec<f64> = log_ref.iter().copied().collect();
     let loss_at = |t: &[f64]| dpo_loss(&shape, t, log_ref, pairs, beta);
     let mut loss = loss_at(&theta);
@@ -121,16 +121,9 @@ pub fn minimise_tabular(
             let g = dpo_loss(&shape, &vars, log_ref, pairs, beta).backward();
             g.wrt_slice(&vars)
         });
-        let hessian = tabular_hessian(&theta, log_ref, pairs, beta);
-        let n = free.len();
-        let mut a = vec![vec![0.0; n + 1]; n];
-        for (i, &fi) in free.iter().enumerate() {
-            for (j, &fj) in free.iter().enumerate() {
-                a[i][j] = hessian[[fi, fj]];
-            }
-            a[i][n] = -grad[fi];
-        }
-        let step = solve(a).ok_or(MinimiseError::SingularHessian)?;
+        let rhs: Vec<f64> = free.iter().map(|&f| -grad[f]).collect();
+        let step = solve_hessian(&theta, log_ref, pairs, beta, &free, &rhs)
+            .ok_or(MinimiseError::SingularHessian)?;
         let slope: f64 = free.iter().zip(&step).map(|(&f, s)| grad[f] * s).sum();
         let mut t = 1.0;
         let (next, next_loss) = loop {
@@ -165,6 +158,35 @@ pub fn minimise_tabular(
         }
     }
     unreachable!("the loop returns on its last iteration")
+}
+
+/// The logits that move: all but the last of every prompt's row (the gauge).
+pub(crate) fn free_coordinates(prompts: usize, responses: usize) -> Vec<usize> {
+    (0..prompts * responses)
+        .filter(|i| i % responses != responses - 1)
+        .collect()
+}
+
+/// Solves $H_{FF}\,s = b$ for the Hessian restricted to the free coordinates $F$;
+/// `None` if it is singular.
+pub(crate) fn solve_hessian(
+    theta: &[f64],
+    log_ref: &Array2<f64>,
+    pairs: &[Pair],
+    beta: f64,
+    free: &[usize],
+    rhs: &[f64],
+) -> Option<Vec<f64>> {
+    let hessian = tabular_hessian(theta, log_ref, pairs, beta);
+    let n = free.len();
+    let mut a = vec![vec![0.0; n + 1]; n];
+    for (i, &fi) in free.iter().enumerate() {
+        for (j, &fj) in free.iter().enumerate() {
+            a[i][j] = hessian[[fi, fj]];
+        }
+        a[i][n] = rhs[i];
+    }
+    solve(a)
 }
 
 /// The exact Hessian of the tabular DPO loss (see [`minimise_tabular`]).

@@ -14,8 +14,8 @@ use crate::partition::{log_partition, optimal_policy};
 use crate::policy::{LogLinearPolicy, Policy, SequencePolicy, TabularPolicy};
 use crate::population::{minimise_tabular, population_pairs, worst_total_variation};
 use crate::prec::{
-    rel_error, COMPOSITE_REL, FINITE_DIFFERENCE_REL, GOODNESS_OF_FIT_ALPHA, POPULATION_TV,
-    RATE_EXPONENT_BAND, READ_BACK_CLASS,
+    rel_error, COMPOSITE_REL, FINITE_DIFFERENCE_REL, FISHER_RATIO_BAND, GOODNESS_OF_FIT_ALPHA,
+    POPULATION_TV, RATE_EXPONENT_BAND, READ_BACK_CLASS,
 };
 use crate::preference::{bradley_terry_log_prob, plackett_luce_log_prob};
 use crate::problem::{random_reward, Problem, ProblemError};
@@ -271,8 +271,8 @@ fn sequence_token_errors(seq: &SequencePolicy) -> Vec<f64> {
 }
 
 fn objective_checks(cases: &[Case]) -> Vec<ClaimCheck> {
-    let (mut a1, mut opt_value, mut gap, mut stationary, mut logz) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let [mut a1, mut opt_value, mut gap, mut stationary, mut logz]: [Vec<f64>; 5] =
+        Default::default();
     let mut normalised = Vec::new();
     for case in cases {
         let p = &case.problem;
@@ -388,14 +388,8 @@ fn simplex_gradient(
 }
 
 fn reward_checks(cases: &[Case]) -> Vec<ClaimCheck> {
-    let (mut round, mut def1, mut lemma2, mut thm1, mut thm1_class, mut prop1) = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
+    let [mut round, mut def1, mut lemma2, mut thm1, mut thm1_class, mut prop1]: [Vec<f64>; 6] =
+        Default::default();
     for case in cases {
         let p = &case.problem;
         let (beta, s) = (p.beta(), scale(p));
@@ -488,14 +482,8 @@ pub fn permutations(k: usize) -> Vec<Vec<usize>> {
 }
 
 fn preference_checks(cases: &[Case]) -> Vec<ClaimCheck> {
-    let (mut bt_form, mut bt_closed, mut pl_bt, mut pl_sum, mut pl_form, mut lemma1) = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
+    let [mut bt_form, mut bt_closed, mut pl_bt, mut pl_sum, mut pl_form, mut lemma1]: [Vec<f64>;
+        6] = Default::default();
     for case in cases {
         let p = &case.problem;
         let beta = p.beta();
@@ -648,8 +636,7 @@ pub fn gradient_route_errors<P: Policy>(
 }
 
 fn dpo_checks(cases: &[Case]) -> Vec<ClaimCheck> {
-    let (mut closed, mut duals, mut fd, mut nll, mut values) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let [mut closed, mut duals, mut fd, mut nll, mut values]: [Vec<f64>; 5] = Default::default();
     for case in cases {
         let p = &case.problem;
         let beta = p.beta();
@@ -749,8 +736,7 @@ fn dpo_checks(cases: &[Case]) -> Vec<ClaimCheck> {
 }
 
 fn population_checks(cases: &[Case]) -> Vec<ClaimCheck> {
-    let (mut tv, mut class, mut entropy, mut grad) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let [mut tv, mut class, mut entropy, mut grad]: [Vec<f64>; 4] = Default::default();
     for case in cases {
         let p = &case.problem;
         let beta = p.beta();
@@ -818,24 +804,47 @@ fn population_checks(cases: &[Case]) -> Vec<ClaimCheck> {
     ]
 }
 
-/// The utilisation problem: 2 prompts, 4 responses, rewards in [-0.5, 0.5], β = 0.1.
-pub fn utilisation_problem(seed: u64) -> Problem {
-    Problem::random(2, 4, 0.5, 0.1, seed).expect("valid")
+/// The utilisation problem: 2 prompts, 4 responses, rewards in [-0.5, 0.5].
+///
+/// The rate checks use β = 1: the learnt logits are the Bradley–Terry estimates divided by β,
+/// so their error is $O(1/(\beta\sqrt{n}))$ and the asymptotic regime needs
+/// $n \gg 1/(\beta^2 \min_{a,b}\pi_{\text{ref}}(a)\pi_{\text{ref}}(b))$ pairs per prompt.
+pub fn utilisation_problem(beta: f64, seed: u64) -> Problem {
+    Problem::random(2, 4, 0.5, beta, seed).expect("valid")
 }
+
+/// Pairs per prompt at which the rate checks run the recipe.
+pub const RATE_SIZES: [usize; 4] = [1000, 4000, 16000, 64000];
+
+/// Seeded replications of the recipe at each size.
+pub const RATE_REPLICATIONS: u64 = 64;
 
 fn utilisation_checks() -> Vec<ClaimCheck> {
     let mut fit = Vec::new();
     let mut control = Vec::new();
-    for seed in 0..3 {
-        let p = utilisation_problem(seed);
+    for (seed, &beta) in BETAS.iter().enumerate() {
+        // The labels depend on r* only; β changes nothing in the test, but must not break it.
+        let seed = seed as u64;
+        let p = utilisation_problem(beta, seed);
         let pairs = sample_preferences(&p, 4000, seed + 1);
         // Error 1 - p: the claim holds when p >= alpha, i.e. error <= 1 - alpha.
         fit.push(1.0 - goodness_of_fit(&p, &pairs).p_value);
         let wrong = p.with_reward(p.reward() * 0.0).expect("finite");
         control.push(goodness_of_fit(&wrong, &pairs).p_value);
     }
-    let rate = error_rate(&utilisation_problem(5), &[250, 1000, 4000, 16000], 32, 99)
-        .map_or(f64::INFINITY, |(_, slope)| (slope + 0.5).abs());
+    let (rate, constant) = error_rate(
+        &utilisation_problem(1.0, 5),
+        &RATE_SIZES,
+        RATE_REPLICATIONS,
+        99,
+    )
+    .map_or((f64::INFINITY, f64::INFINITY), |r| {
+        let worst = r
+            .mse_ratio
+            .iter()
+            .fold(0.0_f64, |m, q| m.max((q - 1.0).abs()));
+        ((r.exponent + 0.5).abs(), worst)
+    });
     vec![
         ClaimCheck::new(
             "C-util-1",
@@ -854,6 +863,12 @@ fn utilisation_checks() -> Vec<ClaimCheck> {
             "learnt policy's RMS TV to pi_{r*} ~ n^{-1/2}: |fitted exponent + 1/2|",
             [rate],
             RATE_EXPONENT_BAND,
+        ),
+        ClaimCheck::new(
+            "C-util-4",
+            "mean squared error of the learnt policy / tr(J H^-1 J^T)/N (Fisher): |ratio - 1|",
+            [constant],
+            FISHER_RATIO_BAND,
         ),
     ]
 }
