@@ -14,8 +14,8 @@ use std::fmt;
 use ndarray::Array2;
 
 use crate::autodiff::with_tape;
-use crate::dpo::{dpo_loss, Pair};
-use crate::policy::{Policy, TabularPolicy};
+use crate::dpo::{check_pairs, dpo_loss, DpoError, Pair};
+use crate::policy::{Policy, PolicyError, TabularPolicy};
 use crate::prec::MINIMISER_STEP;
 use crate::problem::Problem;
 use crate::scalar::Real;
@@ -58,6 +58,10 @@ pub enum MinimiseError {
     },
     /// The Newton system was singular: some response is never compared with another.
     SingularHessian,
+    /// The pairs, reference or β are invalid.
+    Input(DpoError),
+    /// The reference log-probabilities cannot start a tabular policy (a non-finite entry).
+    Policy(PolicyError),
 }
 
 impl fmt::Display for MinimiseError {
@@ -70,6 +74,8 @@ impl fmt::Display for MinimiseError {
                 f,
                 "Newton's method did not converge in {iterations} iterations (last step {last_step:e})"
             ),
+            Self::Input(e) => write!(f, "{e}"),
+            Self::Policy(e) => write!(f, "{e}"),
             Self::SingularHessian => write!(
                 f,
                 "singular Hessian: some response is never compared, so its probability is not identified"
@@ -110,17 +116,20 @@ pub fn minimise_tabular(
     beta: f64,
 ) -> Result<Minimised, MinimiseError> {
     let (xs, ys) = log_ref.dim();
-    let shape = TabularPolicy::new(log_ref);
+    let shape = TabularPolicy::new(log_ref).map_err(MinimiseError::Policy)?;
+    check_pairs(&shape, log_ref, pairs, beta).map_err(MinimiseError::Input)?;
     let free = free_coordinates(xs, ys);
     let mut theta: Vec<f64> = log_ref.iter().copied().collect();
-    let loss_at = |t: &[f64]| dpo_loss(&shape, t, log_ref, pairs, beta);
-    let mut loss = loss_at(&theta);
+    let loss_at =
+        |t: &[f64]| dpo_loss(&shape, t, log_ref, pairs, beta).map_err(MinimiseError::Input);
+    let mut loss = loss_at(&theta)?;
     for iteration in 1..=MAX_ITERATIONS {
         let grad = with_tape(|tape| {
             let vars: Vec<_> = theta.iter().map(|&t| tape.var(t)).collect();
-            let g = dpo_loss(&shape, &vars, log_ref, pairs, beta).backward();
-            g.wrt_slice(&vars)
-        });
+            let loss = dpo_loss(&shape, &vars, log_ref, pairs, beta)?;
+            Ok(loss.backward().wrt_slice(&vars))
+        })
+        .map_err(MinimiseError::Input)?;
         let rhs: Vec<f64> = free.iter().map(|&f| -grad[f]).collect();
         let step = solve_hessian(&theta, log_ref, pairs, beta, &free, &rhs)
             .ok_or(MinimiseError::SingularHessian)?;
@@ -131,7 +140,7 @@ pub fn minimise_tabular(
             for (&f, s) in free.iter().zip(&step) {
                 cand[f] += t * s;
             }
-            let l = loss_at(&cand);
+            let l = loss_at(&cand)?;
             let rounding = 64.0 * f64::EPSILON * loss.abs();
             if l <= loss + 1e-4 * t * slope + rounding || t < 1e-10 {
                 break (cand, l);
@@ -145,7 +154,8 @@ pub fn minimise_tabular(
             return Ok(Minimised {
                 policy: TabularPolicy::new(
                     &Array2::from_shape_vec((xs, ys), theta).expect("same shape"),
-                ),
+                )
+                .map_err(MinimiseError::Policy)?,
                 iterations: iteration,
                 loss,
             });

@@ -43,7 +43,7 @@ proptest! {
     #[test]
     fn objective_is_minus_beta_kl_to_optimum_plus_log_partition((p, _f, logits) in problem_shift_policy()) {
         // A.1: J(π) = -β E_x[KL(π‖π_r) - log Z(x)], with KL(π‖π_r) computed separately.
-        let table = TabularPolicy::new(&logits).log_prob_table();
+        let table = TabularPolicy::new(&logits).unwrap().log_prob_table();
         let opt = optimal_policy(&p);
         let j = objective(&rows(&table), &p);
         let want = -p.beta() * (mean_kl_to_optimum(&table, &p) - opt.log_z.mean().unwrap());
@@ -66,10 +66,10 @@ proptest! {
         let opt = optimal_policy(&p);
         let j_opt = objective(&rows(&opt.log_pi), &p);
         let (xs, ys) = (p.prompts(), p.responses());
-        let mut tables = vec![TabularPolicy::new(&logits).log_prob_table(),
-                              LogLinearPolicy::random(xs, ys, 2, seed).log_prob_table()];
+        let mut tables = vec![TabularPolicy::new(&logits).unwrap().log_prob_table(),
+                              LogLinearPolicy::random(xs, ys, 2, seed).unwrap().log_prob_table()];
         // Near the optimum too: a small perturbation of π_r's logits.
-        tables.push(TabularPolicy::new(&(&opt.log_pi + &(&logits * 1e-3))).log_prob_table());
+        tables.push(TabularPolicy::new(&(&opt.log_pi + &(&logits * 1e-3))).unwrap().log_prob_table());
         for table in tables {
             let gap = j_opt - objective(&rows(&table), &p);
             let want = p.beta() * mean_kl_to_optimum(&table, &p);
@@ -82,12 +82,12 @@ proptest! {
     // claim: C-opt-4
     #[test]
     fn sequence_policies_never_beat_the_optimum(seed in 0u64..1000, b in beta()) {
-        let reference = SequencePolicy::random(2, 2, 3, 1.0, seed);
+        let reference = SequencePolicy::random(2, 2, 3, 1.0, seed).unwrap();
         let reward = dpo_oracle::problem::random_reward(2, reference.responses(), 2.0, seed + 1);
         let p = Problem::from_log_reference(reference.log_prob_table(), reward, b).unwrap();
         let opt = optimal_policy(&p);
         let j_opt = objective(&rows(&opt.log_pi), &p);
-        let pi = SequencePolicy::random(2, 2, 3, 2.0, seed + 2);
+        let pi = SequencePolicy::random(2, 2, 3, 2.0, seed + 2).unwrap();
         let gap = j_opt - policy_objective(&pi, &p);
         let want = b * mean_kl_to_optimum(&pi.log_prob_table(), &p);
         prop_assert!(gap >= 0.0 || gap.abs() <= COMPOSITE_REL * scale(&p));

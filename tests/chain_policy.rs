@@ -49,17 +49,17 @@ proptest! {
     // claim: C-pol-1
     #[test]
     fn every_policy_is_normalised(seed in 0u64..1000, scale in 0.1..6.0f64) {
-        assert_normalised(&TabularPolicy::random(3, 7, scale, seed));
-        assert_normalised(&LogLinearPolicy::random(2, 5, 3, seed));
-        assert_normalised(&SequencePolicy::random(2, 3, 3, scale, seed));
+        assert_normalised(&TabularPolicy::random(3, 7, scale, seed).unwrap());
+        assert_normalised(&LogLinearPolicy::random(2, 5, 3, seed).unwrap());
+        assert_normalised(&SequencePolicy::random(2, 3, 3, scale, seed).unwrap());
     }
 
     // claim: C-pol-2
     #[test]
     fn closed_form_scores_match_tape_and_differences(seed in 0u64..1000) {
-        assert_scores(&TabularPolicy::random(2, 4, 1.5, seed));
-        assert_scores(&LogLinearPolicy::random(2, 4, 3, seed));
-        assert_scores(&SequencePolicy::random(1, 2, 2, 1.5, seed));
+        assert_scores(&TabularPolicy::random(2, 4, 1.5, seed).unwrap());
+        assert_scores(&LogLinearPolicy::random(2, 4, 3, seed).unwrap());
+        assert_scores(&SequencePolicy::random(1, 2, 2, 1.5, seed).unwrap());
     }
 }
 
@@ -67,7 +67,7 @@ proptest! {
 #[test]
 fn sequence_policy_enumerates_every_response_up_to_the_bound() {
     // Σ_{k=0}^{L} V^k responses: V = 3, L = 3 gives 1 + 3 + 9 + 27 = 40.
-    let p = SequencePolicy::random(1, 3, 3, 1.0, 0);
+    let p = SequencePolicy::random(1, 3, 3, 1.0, 0).unwrap();
     assert_eq!(p.responses(), 40);
     let mut all: Vec<Vec<usize>> = (0..40).map(|y| p.tokens(y).to_vec()).collect();
     all.sort();
@@ -82,7 +82,7 @@ fn sequence_log_prob_is_the_sum_of_token_log_probs_by_hand() {
     // Context 0 (start) logits (END, 1) = (0, ln 3): P(END) = 1/4, P(1) = 3/4.
     // Context 1 logits (END, 1) = (ln 2, 0): P(END) = 2/3, P(1) = 1/3.
     let theta = vec![0.0, 3f64.ln(), 2f64.ln(), 0.0];
-    let p = SequencePolicy::new(1, 1, 2, theta);
+    let p = SequencePolicy::new(1, 1, 2, theta).unwrap();
     let lp = p.log_probs(p.params(), 0);
     let expect = [0.25, 0.75 * 2.0 / 3.0, 0.75 / 3.0];
     for y in 0..3 {
@@ -100,12 +100,12 @@ fn log_linear_matches_a_hand_computed_softmax() {
     // cancels).
     let features =
         Array3::from_shape_fn((1, 3, 2), |(_, y, k)| if k == 0 { y as f64 } else { 1.0 });
-    let p = LogLinearPolicy::new(features, Array1::from(vec![2f64.ln(), 5.0]));
+    let p = LogLinearPolicy::new(features, Array1::from(vec![2f64.ln(), 5.0])).unwrap();
     let lp = p.log_probs(p.params(), 0);
     for (y, want) in [1.0 / 7.0, 2.0 / 7.0, 4.0 / 7.0].into_iter().enumerate() {
         assert!(rel_error(lp[y].exp(), want, want) <= 8.0 * f64::EPSILON);
     }
-    let t = TabularPolicy::new(&array![[0.0, 2f64.ln(), 4f64.ln()]]);
+    let t = TabularPolicy::new(&array![[0.0, 2f64.ln(), 4f64.ln()]]).unwrap();
     let lt = t.log_probs(t.params(), 0);
     for y in 0..3 {
         assert!(rel_error(lt[y], lp[y], 1.0) <= 8.0 * f64::EPSILON);

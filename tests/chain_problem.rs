@@ -193,3 +193,132 @@ fn minimiser_reports_a_maximum_likelihood_that_does_not_exist() {
         Err(MinimiseError::NotConverged { .. })
     ));
 }
+
+#[test]
+fn policies_reject_bad_shapes_parameters_and_scales() {
+    use dpo_oracle::policy::{LogLinearPolicy, PolicyError, SequencePolicy, TabularPolicy};
+    use ndarray::{Array1, Array3};
+    assert_eq!(
+        TabularPolicy::new(&Array2::zeros((0, 3))),
+        Err(PolicyError::Empty)
+    );
+    assert_eq!(
+        TabularPolicy::new(&array![[0.0, f64::NAN]]),
+        Err(PolicyError::NonFinite { index: 1 })
+    );
+    assert_eq!(
+        TabularPolicy::random(2, 3, -1.0, 0),
+        Err(PolicyError::InvalidScale(-1.0))
+    );
+    assert!(matches!(
+        TabularPolicy::random(2, 3, f64::NAN, 0),
+        Err(PolicyError::InvalidScale(_))
+    ));
+    assert_eq!(
+        SequencePolicy::new(1, 2, 2, vec![0.0; 8]),
+        Err(PolicyError::ParameterCount {
+            expected: 9,
+            got: 8
+        })
+    );
+    assert_eq!(
+        SequencePolicy::new(1, 0, 2, vec![]),
+        Err(PolicyError::Empty)
+    );
+    assert_eq!(
+        SequencePolicy::new(1, 1, 2, vec![0.0, 0.0, f64::INFINITY, 0.0]),
+        Err(PolicyError::NonFinite { index: 2 })
+    );
+    assert_eq!(
+        LogLinearPolicy::new(Array3::zeros((1, 2, 3)), Array1::zeros(2)),
+        Err(PolicyError::ParameterCount {
+            expected: 3,
+            got: 2
+        })
+    );
+    assert_eq!(
+        LogLinearPolicy::new(Array3::zeros((1, 2, 2)), Array1::from(vec![0.0, f64::NAN])),
+        Err(PolicyError::NonFinite { index: 5 })
+    );
+    assert_eq!(LogLinearPolicy::random(1, 0, 2, 0), Err(PolicyError::Empty));
+}
+
+#[test]
+fn dpo_loss_rejects_bad_pairs_reference_and_beta() {
+    use dpo_oracle::dpo::{dpo_gradient_closed_form, dpo_loss, DpoError};
+    use dpo_oracle::policy::{Policy, TabularPolicy};
+    let pi = TabularPolicy::new(&Array2::zeros((2, 3))).unwrap();
+    let log_ref = Array2::from_elem((2, 3), (1.0f64 / 3.0).ln());
+    let good = Pair {
+        prompt: 1,
+        chosen: 2,
+        rejected: 0,
+        weight: 1.0,
+    };
+    let loss = |pairs: &[Pair], log_ref: &Array2<f64>, beta: f64| {
+        dpo_loss(&pi, pi.params(), log_ref, pairs, beta)
+    };
+    assert!(loss(&[good], &log_ref, 0.1).is_ok());
+    assert_eq!(loss(&[], &log_ref, 0.1), Err(DpoError::NoPairs));
+    let out = Pair { prompt: 2, ..good };
+    assert_eq!(
+        loss(&[good, out], &log_ref, 0.1),
+        Err(DpoError::PairOutOfRange {
+            index: 1,
+            pair: out
+        })
+    );
+    let out = Pair {
+        rejected: 3,
+        ..good
+    };
+    assert!(matches!(
+        loss(&[out], &log_ref, 0.1),
+        Err(DpoError::PairOutOfRange { index: 0, .. })
+    ));
+    for weight in [-1.0, f64::NAN, f64::INFINITY] {
+        assert!(matches!(
+            loss(&[Pair { weight, ..good }], &log_ref, 0.1),
+            Err(DpoError::InvalidWeight { index: 0, .. })
+        ));
+    }
+    assert!(matches!(
+        loss(&[good], &log_ref, 0.0),
+        Err(DpoError::Beta(ProblemError::NonPositiveBeta(_)))
+    ));
+    assert!(matches!(
+        loss(&[good], &log_ref, f64::NAN),
+        Err(DpoError::Beta(ProblemError::NonFiniteBeta(_)))
+    ));
+    assert_eq!(
+        loss(&[good], &Array2::zeros((2, 4)), 0.1),
+        Err(DpoError::ReferenceShape {
+            policy: (2, 3),
+            reference: (2, 4)
+        })
+    );
+    let mut nan_ref = log_ref.clone();
+    nan_ref[[0, 1]] = f64::NAN;
+    assert_eq!(
+        loss(&[good], &nan_ref, 0.1),
+        Err(DpoError::InvalidReference {
+            prompt: 0,
+            response: 1
+        })
+    );
+    assert_eq!(
+        dpo_gradient_closed_form(&pi, pi.params(), &log_ref, &[], 0.1),
+        Err(DpoError::NoPairs)
+    );
+    // The minimiser passes both kinds of error on.
+    assert!(matches!(
+        minimise_tabular(&log_ref, &[], 0.1),
+        Err(MinimiseError::Input(DpoError::NoPairs))
+    ));
+    let mut inf_ref = log_ref.clone();
+    inf_ref[[0, 0]] = f64::NEG_INFINITY;
+    assert!(matches!(
+        minimise_tabular(&inf_ref, &[good], 0.1),
+        Err(MinimiseError::Policy(_))
+    ));
+}

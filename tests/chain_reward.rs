@@ -87,7 +87,7 @@ proptest! {
     fn proposition_1_representative_is_unique((p, f, logits) in problem_shift_policy()) {
         // Any policy π gives the reward β log π/π_ref; it is its own projection, and every
         // member of its class has π as optimal policy: two policies in one class coincide.
-        let table = TabularPolicy::new(&logits).log_prob_table();
+        let table = TabularPolicy::new(&logits).unwrap().log_prob_table();
         let r_pi: Array2<f64> = (&table - p.log_ref()) * p.beta();
         let s = r_pi.iter().fold(1.0f64, |m, v| m.max(v.abs()));
         let h = projection(&r_pi, p.log_ref(), p.beta());
@@ -96,7 +96,7 @@ proptest! {
         prop_assert!(max_abs_diff(&back.log_pi, &table) <= tol(s) / p.beta());
         // A different policy gives a reward outside the class (unless the logits differ by a
         // per-prompt constant, which is the same policy).
-        let other = TabularPolicy::new(&(&logits * 0.5)).log_prob_table();
+        let other = TabularPolicy::new(&(&logits * 0.5)).unwrap().log_prob_table();
         let r_other = (&other - p.log_ref()) * p.beta();
         let tv = (0..p.prompts()).map(|x| dpo_oracle::divergence::total_variation(&table.row(x).to_vec(), &other.row(x).to_vec())).fold(0.0, f64::max);
         if tv > 1e-6 {

@@ -56,9 +56,9 @@ fn sampling_is_deterministic_and_aggregation_keeps_the_loss() {
     assert!((total - 1.0).abs() <= COMPOSITE_REL);
     let merged = aggregate(&a);
     assert!(merged.len() <= 2 * 16);
-    let pi = TabularPolicy::random(2, 4, 1.0, 0);
-    let full = dpo_loss(&pi, pi.params(), p.log_ref(), &a, 0.1);
-    let short = dpo_loss(&pi, pi.params(), p.log_ref(), &merged, 0.1);
+    let pi = TabularPolicy::random(2, 4, 1.0, 0).unwrap();
+    let full = dpo_loss(&pi, pi.params(), p.log_ref(), &a, 0.1).unwrap();
+    let short = dpo_loss(&pi, pi.params(), p.log_ref(), &merged, 0.1).unwrap();
     assert!(rel_error(short, full, 1.0) <= COMPOSITE_REL);
 }
 

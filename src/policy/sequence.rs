@@ -13,10 +13,9 @@
 use ndarray::Array1;
 use ndarray_rand::rand::rngs::StdRng;
 use ndarray_rand::rand::SeedableRng;
-use ndarray_rand::rand_distr::Normal;
 use ndarray_rand::RandomExt;
 
-use super::{log_softmax_nonempty, softmax, Policy};
+use super::{check_finite, log_softmax_nonempty, normal, softmax, Policy, PolicyError};
 use crate::scalar::Real;
 
 /// The bigram policy; $\theta_{x,c,t}$ is stored at `(x * (V+1) + c) * (V+1) + t`, where the
@@ -39,11 +38,27 @@ pub const END: usize = 0;
 impl SequencePolicy {
     /// The policy over `vocab` content tokens with at most `max_len` of them per response.
     ///
-    /// # Panics
-    /// If `vocab == 0` or `theta.len() != prompts * (vocab + 1)^2`.
-    pub fn new(prompts: usize, vocab: usize, max_len: usize, theta: Vec<f64>) -> Self {
-        assert!(vocab > 0, "at least one content token");
-        assert_eq!(theta.len(), prompts * (vocab + 1) * (vocab + 1));
+    /// # Errors
+    /// [`PolicyError::Empty`] without prompts or content tokens;
+    /// [`PolicyError::ParameterCount`] unless `theta.len() == prompts * (vocab + 1)^2`;
+    /// [`PolicyError::NonFinite`] for a NaN or infinite logit.
+    pub fn new(
+        prompts: usize,
+        vocab: usize,
+        max_len: usize,
+        theta: Vec<f64>,
+    ) -> Result<Self, PolicyError> {
+        if prompts == 0 || vocab == 0 {
+            return Err(PolicyError::Empty);
+        }
+        let expected = prompts * (vocab + 1) * (vocab + 1);
+        if theta.len() != expected {
+            return Err(PolicyError::ParameterCount {
+                expected,
+                got: theta.len(),
+            });
+        }
+        check_finite(&theta)?;
         let mut responses: Vec<Vec<usize>> = vec![Vec::new()];
         let mut frontier = responses.clone();
         for _ in 0..max_len {
@@ -73,20 +88,29 @@ impl SequencePolicy {
                 steps
             })
             .collect();
-        Self {
+        Ok(Self {
             prompts,
             vocab,
             max_len,
             theta,
             responses,
             steps,
-        }
+        })
     }
 
     /// Logits drawn i.i.d. $\mathcal N(0, s^2)$ from the seeded generator.
-    pub fn random(prompts: usize, vocab: usize, max_len: usize, scale: f64, seed: u64) -> Self {
+    ///
+    /// # Errors
+    /// As [`SequencePolicy::new`], and [`PolicyError::InvalidScale`] for a bad scale.
+    pub fn random(
+        prompts: usize,
+        vocab: usize,
+        max_len: usize,
+        scale: f64,
+        seed: u64,
+    ) -> Result<Self, PolicyError> {
         let mut rng = StdRng::seed_from_u64(seed);
-        let normal = Normal::new(0.0, scale).expect("scale is finite and non-negative");
+        let normal = normal(scale)?;
         let n = prompts * (vocab + 1) * (vocab + 1);
         Self::new(
             prompts,

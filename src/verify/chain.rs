@@ -47,10 +47,16 @@ pub fn cases() -> Vec<Case> {
     for seed in 0..3u64 {
         for &(prompts, vocab, max_len) in &[(2, 2, 1), (3, 2, 2), (2, 2, 3)] {
             let reference = if seed % 2 == 0 {
-                let ys = SequencePolicy::random(1, vocab, max_len, 1.0, 0).responses();
-                TabularPolicy::random(prompts, ys, 1.0, seed).log_prob_table()
+                let ys = SequencePolicy::random(1, vocab, max_len, 1.0, 0)
+                    .expect("built-in inputs are valid")
+                    .responses();
+                TabularPolicy::random(prompts, ys, 1.0, seed)
+                    .expect("built-in inputs are valid")
+                    .log_prob_table()
             } else {
-                SequencePolicy::random(prompts, vocab, max_len, 1.0, seed).log_prob_table()
+                SequencePolicy::random(prompts, vocab, max_len, 1.0, seed)
+                    .expect("built-in inputs are valid")
+                    .log_prob_table()
             };
             let reward = random_reward(prompts, reference.ncols(), 1.0, seed + 100);
             for &beta in &BETAS {
@@ -73,9 +79,15 @@ fn random_policy_tables(case: &Case) -> Vec<Array2<f64>> {
     let (xs, ys) = (case.problem.prompts(), case.problem.responses());
     let s = case.seed + 7;
     vec![
-        TabularPolicy::random(xs, ys, 1.5, s).log_prob_table(),
-        LogLinearPolicy::random(xs, ys, 3, s).log_prob_table(),
-        SequencePolicy::random(xs, case.vocab, case.max_len, 1.5, s).log_prob_table(),
+        TabularPolicy::random(xs, ys, 1.5, s)
+            .expect("built-in inputs are valid")
+            .log_prob_table(),
+        LogLinearPolicy::random(xs, ys, 3, s)
+            .expect("built-in inputs are valid")
+            .log_prob_table(),
+        SequencePolicy::random(xs, case.vocab, case.max_len, 1.5, s)
+            .expect("built-in inputs are valid")
+            .log_prob_table(),
     ]
 }
 
@@ -164,6 +176,16 @@ fn input_checks() -> Vec<ClaimCheck> {
                 crate::preference::PreferenceError::NotAPermutation { .. }
             ))
         ),
+        matches!(
+            TabularPolicy::new(&Array2::from_elem((1, 2), f64::NAN)),
+            Err(crate::policy::PolicyError::NonFinite { index: 0 })
+        ),
+        matches!(
+            minimise_tabular(&good_ref.mapv(f64::ln), &[], 1.0),
+            Err(crate::population::MinimiseError::Input(
+                crate::dpo::DpoError::NoPairs
+            ))
+        ),
     ];
     vec![ClaimCheck::new(
         "C-input-1",
@@ -207,9 +229,10 @@ fn policy_checks() -> Vec<ClaimCheck> {
     let mut score = Vec::new();
     let mut tokens = Vec::new();
     for seed in 0..3 {
-        let tab = TabularPolicy::random(3, 5, 2.0, seed);
-        let lin = LogLinearPolicy::random(3, 6, 4, seed);
-        let seq = SequencePolicy::random(2, 2 + seed as usize % 2, 3, 2.0, seed);
+        let tab = TabularPolicy::random(3, 5, 2.0, seed).expect("built-in inputs are valid");
+        let lin = LogLinearPolicy::random(3, 6, 4, seed).expect("built-in inputs are valid");
+        let seq = SequencePolicy::random(2, 2 + seed as usize % 2, 3, 2.0, seed)
+            .expect("built-in inputs are valid");
         norm.extend(normalisation_errors(&tab));
         norm.extend(normalisation_errors(&lin));
         norm.extend(normalisation_errors(&seq));
@@ -591,10 +614,12 @@ pub fn gradient_route_errors<P: Policy>(
     let tape = with_tape(|t| {
         let vars: Vec<_> = theta.iter().map(|&v| t.var(v)).collect();
         dpo_loss(policy, &vars, log_ref, pairs, beta)
+            .expect("built-in inputs are valid")
             .backward()
             .wrt_slice(&vars)
     });
-    let closed = dpo_gradient_closed_form(policy, theta, log_ref, pairs, beta);
+    let closed = dpo_gradient_closed_form(policy, theta, log_ref, pairs, beta)
+        .expect("built-in inputs are valid");
     let duals: Vec<f64> = (0..theta.len())
         .map(|j| {
             let d: Vec<Dual> = theta
@@ -602,11 +627,13 @@ pub fn gradient_route_errors<P: Policy>(
                 .enumerate()
                 .map(|(i, &v)| Dual::new(v, f64::from(u8::from(i == j))))
                 .collect();
-            dpo_loss(policy, &d, log_ref, pairs, beta).deriv()
+            dpo_loss(policy, &d, log_ref, pairs, beta)
+                .expect("built-in inputs are valid")
+                .deriv()
         })
         .collect();
     let fd: Vec<f64> = numdiff::gradient(
-        |t| dpo_loss(policy, t, log_ref, pairs, beta),
+        |t| dpo_loss(policy, t, log_ref, pairs, beta).expect("built-in inputs are valid"),
         theta,
         numdiff::DEFAULT_REL_STEP,
     )
@@ -627,7 +654,9 @@ pub fn gradient_route_errors<P: Policy>(
         }
     }
     let scale = terms.iter().fold(f64::MIN_POSITIVE, |m, &t| m.max(t));
-    let loss = dpo_loss(policy, theta, log_ref, pairs, beta).abs();
+    let loss = dpo_loss(policy, theta, log_ref, pairs, beta)
+        .expect("built-in inputs are valid")
+        .abs();
     [
         max_rel_error(&closed, &tape, scale),
         max_rel_error(&duals, &tape, scale),
@@ -649,28 +678,30 @@ fn dpo_checks(cases: &[Case]) -> Vec<ClaimCheck> {
             fd.push(e[2]);
         };
         record(gradient_route_errors(
-            &TabularPolicy::random(xs, ys, 1.0, s),
+            &TabularPolicy::random(xs, ys, 1.0, s).expect("built-in inputs are valid"),
             p.log_ref(),
             &pairs,
             beta,
         ));
         record(gradient_route_errors(
-            &LogLinearPolicy::random(xs, ys, 3, s),
+            &LogLinearPolicy::random(xs, ys, 3, s).expect("built-in inputs are valid"),
             p.log_ref(),
             &pairs,
             beta,
         ));
         record(gradient_route_errors(
-            &SequencePolicy::random(xs, case.vocab, case.max_len, 1.0, s),
+            &SequencePolicy::random(xs, case.vocab, case.max_len, 1.0, s)
+                .expect("built-in inputs are valid"),
             p.log_ref(),
             &pairs,
             beta,
         ));
         // Eq. 7 = Eq. 2 at the implicit reward: the DPO loss is the reward-model NLL of
         // r_hat = beta log pi/pi_ref.
-        let policy = TabularPolicy::random(xs, ys, 1.0, s);
+        let policy = TabularPolicy::random(xs, ys, 1.0, s).expect("built-in inputs are valid");
         let lp = policy.log_prob_table();
-        let loss = dpo_loss(&policy, policy.params(), p.log_ref(), &pairs, beta);
+        let loss = dpo_loss(&policy, policy.params(), p.log_ref(), &pairs, beta)
+            .expect("built-in inputs are valid");
         let r_hat = (&lp - p.log_ref()) * beta;
         let nll_value: f64 = pairs
             .iter()
@@ -684,8 +715,9 @@ fn dpo_checks(cases: &[Case]) -> Vec<ClaimCheck> {
             .sum();
         nll.push(rel_error(loss, nll_value, 1.0));
         // At pi = pi_ref every margin is 0 and the loss is ln 2.
-        let reference = TabularPolicy::new(p.log_ref());
-        let at_ref = dpo_loss(&reference, reference.params(), p.log_ref(), &pairs, beta);
+        let reference = TabularPolicy::new(p.log_ref()).expect("built-in inputs are valid");
+        let at_ref = dpo_loss(&reference, reference.params(), p.log_ref(), &pairs, beta)
+            .expect("built-in inputs are valid");
         values.push(rel_error(at_ref, std::f64::consts::LN_2, 1.0));
     }
     // Closed forms of -log sigma(z) = ln(1 + e^{-z}): moderate z directly, and the extremes
@@ -754,8 +786,9 @@ fn population_checks(cases: &[Case]) -> Vec<ClaimCheck> {
             }
         }
         // At pi_{r*} the loss is the mean binary entropy of the true preferences.
-        let star = TabularPolicy::new(&opt.log_pi);
-        let at_star = dpo_loss(&star, star.params(), p.log_ref(), &pairs, beta);
+        let star = TabularPolicy::new(&opt.log_pi).expect("built-in inputs are valid");
+        let at_star = dpo_loss(&star, star.params(), p.log_ref(), &pairs, beta)
+            .expect("built-in inputs are valid");
         let mut h = 0.0;
         for x in 0..p.prompts() {
             let (l, r) = (p.log_ref_row(x), p.reward().row(x));
@@ -771,6 +804,7 @@ fn population_checks(cases: &[Case]) -> Vec<ClaimCheck> {
         let g = with_tape(|t| {
             let vars: Vec<_> = star.params().iter().map(|&v| t.var(v)).collect();
             dpo_loss(&star, &vars, p.log_ref(), &pairs, beta)
+                .expect("built-in inputs are valid")
                 .backward()
                 .wrt_slice(&vars)
         });

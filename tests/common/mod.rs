@@ -21,7 +21,7 @@ pub fn problem(reward_scale: f64) -> impl Strategy<Value = Problem> {
             .prop_map(move |(logits, rewards)| {
                 let logits = Array2::from_shape_vec((xs, ys), logits).unwrap();
                 let log_ref = dpo_oracle::policy::Policy::log_prob_table(
-                    &dpo_oracle::policy::TabularPolicy::new(&logits),
+                    &dpo_oracle::policy::TabularPolicy::new(&logits).unwrap(),
                 );
                 let reward = Array2::from_shape_vec((xs, ys), rewards).unwrap();
                 Problem::from_log_reference(log_ref, reward, beta).unwrap()
