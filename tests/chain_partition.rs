@@ -83,3 +83,21 @@ proptest! {
         prop_assert!(rel_error(lp[0].exp(), want, want) <= COMPOSITE_REL);
     }
 }
+
+// claim: C-opt-2
+#[test]
+fn optimal_policy_at_extreme_beta() {
+    // π_ref = (1/2, 1/2), r = (1, 1/2): π_r(0) = σ((r_0 − r_1)/β) in closed form.
+    let log_ref = [0.5f64.ln(); 2];
+    // β → 0: the argmax. (r_0 − r_1)/β = 5000, so log π_r(1) = −5000 − ln(1 + e^{−5000}) = −5000.
+    let lp = optimal_log_policy(&log_ref, &[1.0, 0.5], 1e-4);
+    assert_eq!(lp[0], 0.0);
+    assert!(rel_error(lp[1], -5000.0, 1.0) <= 5000.0 * f64::EPSILON);
+    // β → ∞: the reference. π_r(0) = σ(5e-7) = 1/2 + 1.25e-7 − O(1e-20).
+    let lp = optimal_log_policy(&log_ref, &[1.0, 0.5], 1e6);
+    let want = 1.0 / (1.0 + (-5e-7f64).exp());
+    assert!(rel_error(lp[0].exp(), want, 1.0) <= 4.0 * f64::EPSILON);
+    // The deviation from the reference: subtracting 1/2 leaves an absolute rounding of ~1e-16,
+    // i.e. ~1e-9 relative to 1.25e-7, and the O(β^{-3}) term is ~1e-20: allow 1e-8.
+    assert!(rel_error(lp[0].exp() - 0.5, 1.25e-7, 1.25e-7) <= 1e-8);
+}

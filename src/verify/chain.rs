@@ -769,8 +769,15 @@ fn dpo_checks(cases: &[Case]) -> Vec<ClaimCheck> {
 
 fn population_checks(cases: &[Case]) -> Vec<ClaimCheck> {
     let [mut tv, mut class, mut entropy, mut grad]: [Vec<f64>; 4] = Default::default();
-    for case in cases {
-        let p = &case.problem;
+    // Besides the built-in cases, wide rewards r ~ U(-2, 2): at β = 0.05 the optimal logits
+    // span up to 80 and probabilities reach e^{-80}.
+    let wide: Vec<Problem> = BETAS
+        .iter()
+        .enumerate()
+        .map(|(i, &beta)| Problem::random(3, 6, 2.0, beta, 40 + i as u64).expect("valid"))
+        .collect();
+    let problems = cases.iter().map(|c| &c.problem).chain(&wide);
+    for p in problems {
         let beta = p.beta();
         let pairs = population_pairs(p);
         let opt = optimal_policy(p);
