@@ -124,3 +124,45 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    // claim: C-obj-2
+    #[test]
+    fn sequence_kl_is_the_sum_of_prefix_weighted_token_kls(
+        seed in 0u64..1000,
+        vocab in 1usize..4,
+        max_len in 0usize..4,
+        scale in 0.1..4.0f64,
+    ) {
+        let pi = SequencePolicy::random(2, vocab, max_len, scale, seed).unwrap();
+        let rho = SequencePolicy::random(2, vocab, max_len, scale, seed + 1).unwrap();
+        let (a, b) = (pi.log_prob_table(), rho.log_prob_table());
+        for x in 0..2 {
+            let direct = kl(&a.row(x).to_vec(), &b.row(x).to_vec());
+            let by_tokens = pi.sequence_kl(&rho, x).unwrap();
+            // Both sum ≤ 85 non-negative terms of size O(scale): a few hundred ulps at most.
+            prop_assert!(rel_error(by_tokens, direct, 1.0) <= COMPOSITE_REL);
+            prop_assert!(by_tokens >= 0.0);
+        }
+        // A policy against itself: 0 exactly.
+        prop_assert_eq!(pi.sequence_kl(&pi, 0).unwrap(), 0.0);
+    }
+}
+
+// claim: C-obj-2
+#[test]
+fn sequence_kl_by_hand() {
+    // V = 1, L = 1: responses "" (END at start) and "1". π: P(END) = 1/2; ρ: P(END) = 1/4.
+    // KL = 1/2 ln(2) + 1/2 ln(2/3).
+    let pi = SequencePolicy::new(1, 1, 1, vec![0.0, 0.0, 0.0, 0.0]).unwrap();
+    let rho = SequencePolicy::new(1, 1, 1, vec![0.0, 3f64.ln(), 0.0, 0.0]).unwrap();
+    let want = 0.5 * 2f64.ln() + 0.5 * (2.0f64 / 3.0).ln();
+    assert!(rel_error(pi.sequence_kl(&rho, 0).unwrap(), want, 1.0) <= 8.0 * f64::EPSILON);
+    let other = SequencePolicy::new(1, 1, 2, vec![0.0; 4]).unwrap();
+    assert_eq!(
+        pi.sequence_kl(&other, 0),
+        Err(dpo_oracle::policy::PolicyError::ShapeMismatch)
+    );
+}

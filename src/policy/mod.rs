@@ -37,6 +37,8 @@ pub enum PolicyError {
         /// The length given.
         got: usize,
     },
+    /// Two policies that must share a shape do not.
+    ShapeMismatch,
     /// The scale of random parameters must be finite and non-negative.
     InvalidScale(f64),
     /// A parameter or feature is NaN or infinite.
@@ -54,6 +56,7 @@ impl fmt::Display for PolicyError {
                 write!(f, "expected {expected} parameters, got {got}")
             }
             Self::NonFinite { index } => write!(f, "parameter or feature {index} is not finite"),
+            Self::ShapeMismatch => write!(f, "the two policies have different shapes"),
             Self::InvalidScale(s) => {
                 write!(
                     f,

@@ -130,6 +130,36 @@ impl SequencePolicy {
         self.max_len
     }
 
+    /// Sequence-level $\mathrm{KL}(\pi(\cdot|x)\,\|\,\rho(\cdot|x))$ to another bigram policy
+    /// $\rho$ of the same vocabulary and length bound, by the chain rule of relative entropy:
+    /// $$\mathrm{KL}(\pi\|\rho) = \sum_{s:\,|s| < L}\pi(s)\,\mathrm{KL}\big(\pi(\cdot\mid x,s)\,\|\,\rho(\cdot\mid x,s)\big),$$
+    /// summing over content prefixes $s$ (whose next output is still drawn) the per-token
+    /// divergence weighted by the prefix probability $\pi(s) = \prod_i \pi(t_i\mid x,t_{i-1})$.
+    /// This is how per-token KL penalties add up to the sequence-level one.
+    ///
+    /// # Errors
+    /// [`PolicyError::ShapeMismatch`] if `other` has another shape.
+    pub fn sequence_kl(&self, other: &Self, x: usize) -> Result<f64, PolicyError> {
+        if (other.prompts, other.vocab, other.max_len) != (self.prompts, self.vocab, self.max_len) {
+            return Err(PolicyError::ShapeMismatch);
+        }
+        let token = |policy: &Self, c: usize| -> Vec<f64> {
+            log_softmax_nonempty(&policy.theta[policy.block(x, c)])
+        };
+        let mut total = 0.0;
+        for tokens in self.responses.iter().filter(|t| t.len() < self.max_len) {
+            let mut log_prefix = 0.0;
+            let mut context = 0;
+            for &t in tokens {
+                log_prefix += token(self, context)[t];
+                context = t;
+            }
+            let (p, q) = (token(self, context), token(other, context));
+            total += log_prefix.exp() * crate::divergence::kl(&p, &q);
+        }
+        Ok(total)
+    }
+
     fn block(&self, x: usize, context: usize) -> std::ops::Range<usize> {
         let width = self.vocab + 1;
         let start = (x * width + context) * width;

@@ -350,11 +350,30 @@ fn objective_checks(cases: &[Case]) -> Vec<ClaimCheck> {
             ));
         }
     }
+    let mut chain_rule = Vec::new();
+    for seed in 0..3u64 {
+        for &(vocab, max_len) in &[(2, 1), (2, 3), (3, 2)] {
+            let pi = SequencePolicy::random(2, vocab, max_len, 1.5, seed).expect("valid");
+            let rho = SequencePolicy::random(2, vocab, max_len, 1.5, seed + 50).expect("valid");
+            let (a, b) = (pi.log_prob_table(), rho.log_prob_table());
+            for x in 0..2 {
+                let direct = kl(&a.row(x).to_vec(), &b.row(x).to_vec());
+                let by_tokens = pi.sequence_kl(&rho, x).expect("same shape");
+                chain_rule.push(rel_error(by_tokens, direct, 1.0));
+            }
+        }
+    }
     vec![
         ClaimCheck::new(
             "C-obj-1",
             "A.1: J(pi) = -beta E_x[KL(pi||pi_r) - log Z(x)] for random pi (3 policy kinds)",
             a1,
+            COMPOSITE_REL,
+        ),
+        ClaimCheck::new(
+            "C-obj-2",
+            "sequence KL(pi||rho) over enumerated responses = sum of prefix-weighted token KLs",
+            chain_rule,
             COMPOSITE_REL,
         ),
         ClaimCheck::new(
