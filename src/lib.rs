@@ -8,8 +8,12 @@
 //! [`autodiff`], and cross-checked with forward-mode dual numbers and finite differences.
 
 pub mod autodiff;
+pub mod convention;
 pub mod divergence;
 pub mod dpo;
+pub mod logps;
+pub mod loss;
+pub mod metrics;
 pub mod numdiff;
 pub mod objective;
 pub mod partition;

@@ -57,6 +57,7 @@ pub fn run_all() -> Vec<ClaimCheck> {
     let mut rows = Vec::new();
     rows.extend(engine::checks());
     rows.extend(chain::checks());
+    rows.extend(losses::checks());
     rows
 }
 
@@ -93,3 +94,4 @@ pub fn render_table(rows: &[ClaimCheck]) -> String {
 
 pub mod chain;
 pub mod engine;
+pub mod losses;
