@@ -7,7 +7,7 @@ use dpo_oracle::prec::{rel_error, COMPOSITE_REL, FINITE_DIFFERENCE_REL};
 use dpo_oracle::preference::bradley_terry_log_prob;
 use dpo_oracle::problem::Problem;
 use dpo_oracle::utilisation::sample_preferences;
-use dpo_oracle::verify::chain::gradient_route_errors;
+use dpo_oracle::verify::chain::{gradient_route_errors, loss_module_errors};
 use proptest::prelude::*;
 
 mod common;
@@ -55,6 +55,20 @@ proptest! {
         }).sum();
         let loss = dpo_loss(&pi, pi.params(), p.log_ref(), &pairs, b).unwrap();
         prop_assert!(rel_error(loss, nll, 1.0) <= COMPOSITE_REL);
+    }
+
+    // claim: C-dpo-3
+    #[test]
+    fn chain_loss_matches_the_loss_module(seed in 0u64..1000, b in common::beta(), n in 1usize..12) {
+        let p = Problem::random(2, 5, 2.0, b, seed).unwrap();
+        let pairs = sample_preferences(&p, n, seed + 1);
+        for [value, grad] in [
+            loss_module_errors(&TabularPolicy::random(2, 5, 2.0, seed).unwrap(), p.log_ref(), &pairs, b),
+            loss_module_errors(&SequencePolicy::random(2, 2, 2, 2.0, seed).unwrap(), &SequencePolicy::random(2, 2, 2, 1.0, seed + 3).unwrap().log_prob_table(), &pairs, b),
+        ] {
+            prop_assert!(value <= COMPOSITE_REL, "value {value}");
+            prop_assert!(grad <= COMPOSITE_REL, "gradient {grad}");
+        }
     }
 
     // claim: C-grad-1

@@ -683,8 +683,53 @@ pub fn gradient_route_errors<P: Policy>(
     ]
 }
 
+/// The chain's Eq. 7 on a policy against the loss module's sigmoid loss on the batch of the
+/// policy's log-probabilities: (value error, gradient error). The module's per-log-probability
+/// gradient is carried to $\theta$ by the closed-form scores,
+/// $\nabla_\theta\mathcal L = \sum_i g^w_i\nabla\log\pi(y_{w,i}) + g^l_i\nabla\log\pi(y_{l,i})$.
+/// `pairs` must have equal weights (the module takes the batch mean).
+pub fn loss_module_errors<P: Policy>(
+    policy: &P,
+    log_ref: &Array2<f64>,
+    pairs: &[Pair],
+    beta: f64,
+) -> [f64; 2] {
+    let theta = policy.params();
+    let lp = policy.log_prob_table();
+    let column = |f: &dyn Fn(&Pair) -> f64| pairs.iter().map(f).collect::<Vec<f64>>();
+    let pc = column(&|q| lp[[q.prompt, q.chosen]]);
+    let pr = column(&|q| lp[[q.prompt, q.rejected]]);
+    let rc = column(&|q| log_ref[[q.prompt, q.chosen]]);
+    let rr = column(&|q| log_ref[[q.prompt, q.rejected]]);
+    let spec = crate::loss::LossSpec::new(crate::loss::LossType::Sigmoid, beta);
+    let Ok(out) = crate::loss::compute(&spec, &crate::loss::PairLogps::new(&pc, &pr, &rc, &rr))
+    else {
+        return [f64::INFINITY; 2];
+    };
+    let mut grad = vec![0.0; theta.len()];
+    for (i, q) in pairs.iter().enumerate() {
+        let s_w = policy.score(theta, q.prompt, q.chosen);
+        let s_l = policy.score(theta, q.prompt, q.rejected);
+        for ((g, a), b) in grad.iter_mut().zip(s_w).zip(s_l) {
+            *g += out.grad_policy_chosen[i] * a + out.grad_policy_rejected[i] * b;
+        }
+    }
+    let chain = dpo_loss(policy, theta, log_ref, pairs, beta).expect("valid pairs");
+    let closed =
+        dpo_gradient_closed_form(policy, theta, log_ref, pairs, beta).expect("valid pairs");
+    [
+        rel_error(out.loss, chain, 1.0),
+        max_rel_error(
+            &grad,
+            &closed,
+            f64::MIN_POSITIVE.max(beta / pairs.len() as f64),
+        ),
+    ]
+}
+
 fn dpo_checks(cases: &[Case]) -> Vec<ClaimCheck> {
-    let [mut closed, mut duals, mut fd, mut nll, mut values]: [Vec<f64>; 5] = Default::default();
+    let [mut closed, mut duals, mut fd, mut nll, mut values, mut module]: [Vec<f64>; 6] =
+        Default::default();
     for case in cases {
         let p = &case.problem;
         let beta = p.beta();
@@ -711,6 +756,12 @@ fn dpo_checks(cases: &[Case]) -> Vec<ClaimCheck> {
         record(gradient_route_errors(
             &SequencePolicy::random(xs, case.vocab, case.max_len, 1.0, s)
                 .expect("built-in inputs are valid"),
+            p.log_ref(),
+            &pairs,
+            beta,
+        ));
+        module.extend(loss_module_errors(
+            &LogLinearPolicy::random(xs, ys, 3, s).expect("built-in inputs are valid"),
             p.log_ref(),
             &pairs,
             beta,
@@ -763,6 +814,12 @@ fn dpo_checks(cases: &[Case]) -> Vec<ClaimCheck> {
             "C-dpo-2",
             "Eq. 7 = Eq. 2 at the implicit reward beta log pi/pi_ref",
             nll,
+            COMPOSITE_REL,
+        ),
+        ClaimCheck::new(
+            "C-dpo-3",
+            "chain's Eq. 7 on a policy = loss module's sigmoid loss on its log-probs (value, grad)",
+            module,
             COMPOSITE_REL,
         ),
         ClaimCheck::new(
