@@ -72,22 +72,29 @@ pub trait Real:
 
     /// $\log \sum_i e^{x_i} = m + \log\sum_i e^{x_i - m}$ with $m = \max_i x_i$.
     ///
-    /// All $-\infty$ gives $-\infty$; any $+\infty$ gives $+\infty$; any NaN gives NaN.
+    /// All $-\infty$ gives $-\infty$; any NaN gives NaN; otherwise any $+\infty$ gives
+    /// $+\infty$, as the mean of the $+\infty$ entries: the limit of the softmax weights
+    /// $\partial\,\mathrm{lse}/\partial x_i$ when those entries grow together is $1/k$ on each
+    /// of the $k$ of them and $0$ elsewhere, so no derivative becomes NaN.
     fn logsumexp(xs: &[Self]) -> Result<Self, AutodiffError> {
         let first = *xs
             .first()
             .ok_or(AutodiffError::EmptyInput { op: "logsumexp" })?;
         let m = max_value(xs.iter().map(|x| x.value()));
-        if !m.is_finite() {
-            // −∞ (every term is −∞), +∞, or NaN: the shift would give ∞ − ∞.
-            return Ok(if m.is_nan() {
-                xs.iter()
-                    .copied()
-                    .find(|x| x.value().is_nan())
-                    .unwrap_or(first)
-            } else {
-                first.constant(m)
-            });
+        if m.is_nan() {
+            return Ok(xs
+                .iter()
+                .copied()
+                .find(|x| x.value().is_nan())
+                .unwrap_or(first));
+        }
+        if m == f64::INFINITY {
+            let top: Vec<Self> = xs.iter().copied().filter(|x| x.value() == m).collect();
+            return Ok(Self::sum(&top)? / top.len() as f64);
+        }
+        if m == f64::NEG_INFINITY {
+            // Every term is −∞: the sum of exponentials is 0; the shift would give ∞ − ∞.
+            return Ok(first.constant(m));
         }
         let shifted: Vec<Self> = xs.iter().map(|&x| (x - m).exp()).collect();
         Ok(Self::sum(&shifted)?.ln() + m)
@@ -112,8 +119,24 @@ pub fn mean<R: Real>(xs: &[R]) -> Result<R, AutodiffError> {
 }
 
 /// $\log \operatorname{softmax}(x)_i = x_i - \operatorname{logsumexp}(x)$.
+///
+/// If $k \ge 1$ entries are $+\infty$ the result is the limit: $-\ln k$ for each of them (a
+/// constant) and $-\infty$ for the others, where $x_i - \mathrm{lse}$ would be $\infty - \infty$.
 pub fn log_softmax<R: Real>(xs: &[R]) -> Result<Vec<R>, AutodiffError> {
     let lse = R::logsumexp(xs)?;
+    if lse.value() == f64::INFINITY {
+        let k = xs.iter().filter(|x| x.value() == f64::INFINITY).count() as f64;
+        return Ok(xs
+            .iter()
+            .map(|&x| {
+                if x.value() == f64::INFINITY {
+                    x.constant(-k.ln())
+                } else {
+                    x - lse
+                }
+            })
+            .collect());
+    }
     Ok(xs.iter().map(|&x| x - lse).collect())
 }
 
@@ -207,23 +230,28 @@ impl<'id> Real for Var<'id> {
         Ok(first.tape().push_nary(v, xs, |_| 1.0))
     }
 
-    /// One node with partials $\partial/\partial x_i = e^{x_i - \mathrm{lse}} = \operatorname{softmax}(x)_i$.
+    /// One node with partials $\partial/\partial x_i = e^{x_i - \mathrm{lse}} = \operatorname{softmax}(x)_i$
+    /// (non-finite cases as in the provided method).
     fn logsumexp(xs: &[Self]) -> Result<Self, AutodiffError> {
         let first = xs
             .first()
             .ok_or(AutodiffError::EmptyInput { op: "logsumexp" })?;
         let values: Vec<f64> = xs.iter().map(|x| x.value()).collect();
         let lse = <f64 as Real>::logsumexp(&values)?;
-        if !lse.is_finite() {
-            // −∞: every term is −∞ and contributes nothing; +∞ or NaN: no finite softmax.
-            let d = if lse == f64::NEG_INFINITY {
-                0.0
-            } else {
-                f64::NAN
-            };
-            return Ok(first.tape().push_nary(lse, xs, |_| d));
-        }
-        Ok(first.tape().push_nary(lse, xs, |i| (values[i] - lse).exp()))
+        let tape = first.tape();
+        Ok(if lse.is_nan() {
+            // A NaN entry: the gradient is as undefined as the value.
+            tape.push_nary(lse, xs, |_| f64::NAN)
+        } else if lse == f64::INFINITY {
+            // The limit of the softmax: 1/k on each of the k entries at +∞, 0 elsewhere.
+            let k = values.iter().filter(|&&v| v == lse).count() as f64;
+            tape.push_nary(lse, xs, |i| if values[i] == lse { 1.0 / k } else { 0.0 })
+        } else if lse == f64::NEG_INFINITY {
+            // Every term is −∞ and contributes nothing.
+            tape.push_nary(lse, xs, |_| 0.0)
+        } else {
+            tape.push_nary(lse, xs, |i| (values[i] - lse).exp())
+        })
     }
 }
 
