@@ -62,6 +62,11 @@ pub trait Real:
     /// $\ln \sigma(x) = -\operatorname{softplus}(-x)$ in stable form.
     fn log_sigmoid(self) -> Self;
 
+    /// $a x + b$ for constants $a$ = `scale`, $b$ = `shift`: one node on the tape instead of two.
+    fn affine(self, scale: f64, shift: f64) -> Self {
+        self * scale + shift
+    }
+
     /// $\sum_i x_i$. Empty input is an error: there is no context to make the zero in.
     fn sum(xs: &[Self]) -> Result<Self, AutodiffError> {
         let (&first, rest) = xs
@@ -187,7 +192,7 @@ impl<'id> Real for Var<'id> {
         Var::value(self)
     }
     fn constant(self, c: f64) -> Self {
-        self.tape().push(c, &[])
+        self.tape().push(c, [])
     }
     fn exp(self) -> Self {
         Var::exp(self)
@@ -221,6 +226,9 @@ impl<'id> Real for Var<'id> {
     }
     fn log_sigmoid(self) -> Self {
         Var::log_sigmoid(self)
+    }
+    fn affine(self, scale: f64, shift: f64) -> Self {
+        self.unary((self.value() * scale + shift, scale))
     }
 
     /// One node with every input as a parent, each with partial 1.

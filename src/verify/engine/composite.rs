@@ -1,8 +1,6 @@
 //! Composite functions the engine is checked on, each written once over [`Real`]: a tabular
 //! softmax policy's log-probability and the DPO loss of one pair (Eq. 7) and of a batch.
 
-use std::ops::Sub;
-
 use super::function::{Domain, Function, Tolerance};
 use super::ops::log_softmax_gradient;
 use crate::autodiff::AutodiffError;
@@ -23,15 +21,14 @@ pub fn tabular_log_prob<R: Real>(theta: &[R], y: usize) -> Result<R, AutodiffErr
 
 /// One pair's DPO loss (Eq. 7) from the policy margin
 /// $m_\theta = \log\pi_\theta(y_w) - \log\pi_\theta(y_l)$ and the reference margin $m_{\text{ref}}$:
-/// $-\log\sigma(\beta(m_\theta - m_{\text{ref}})) = \operatorname{softplus}(-\beta(m_\theta - m_{\text{ref}}))$.
+/// $-\log\sigma(\beta(m_\theta - m_{\text{ref}})) = \operatorname{softplus}(-\beta m_\theta + \beta m_{\text{ref}})$.
 ///
-/// The reference margin may be a constant `f64` (a fixed reference) or an `R` (to differentiate
-/// with respect to it).
-pub fn dpo_loss<R, M>(beta: f64, policy_margin: R, reference_margin: M) -> R
-where
-    R: Real + Sub<M, Output = R>,
-{
-    ((policy_margin - reference_margin) * -beta).softplus()
+/// The reference margin is a constant (a fixed reference); to differentiate with respect to the
+/// reference as well, pass $m_\theta - m_{\text{ref}}$ as the policy margin and 0.
+pub fn dpo_loss<R: Real>(beta: f64, policy_margin: R, reference_margin: f64) -> R {
+    policy_margin
+        .affine(-beta, beta * reference_margin)
+        .softplus()
 }
 
 /// The mean DPO loss of `pairs` $(y_w, y_l)$ under the tabular softmax policy $\theta$ against a
@@ -218,7 +215,7 @@ impl Function for Composite {
         }
         Ok(match *self {
             Composite::PolicyLogProb { y } => tabular_log_prob(xs, y)?,
-            Composite::PairLoss { beta } => dpo_loss(beta, xs[0] - xs[1], xs[2] - xs[3]),
+            Composite::PairLoss { beta } => dpo_loss(beta, (xs[0] - xs[1]) - (xs[2] - xs[3]), 0.0),
             Composite::TabularPairLoss {
                 beta,
                 chosen,
@@ -228,7 +225,7 @@ impl Function for Composite {
                 let margin = |theta: &[R]| -> Result<R, AutodiffError> {
                     Ok(tabular_log_prob(theta, chosen)? - tabular_log_prob(theta, rejected)?)
                 };
-                dpo_loss(beta, margin(policy)?, margin(reference)?)
+                dpo_loss(beta, margin(policy)? - margin(reference)?, 0.0)
             }
         })
     }

@@ -7,6 +7,9 @@ use crate::numdiff::EVALUATION_REL_ERROR;
 use crate::prec::{softmax_rel, ELEMENTARY_ULPS, UNIT_ROUNDOFF};
 use crate::scalar::{dot, log_softmax, mean, Real};
 
+/// The constants $(a, b)$ of [`Op::Affine`].
+const AFFINE: (f64, f64) = (-0.1, 2.5);
+
 /// One operation of the engine, seen as a function of a slice of arguments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -20,6 +23,9 @@ pub enum Op {
     Div,
     /// $-x$.
     Neg,
+    /// $a x + b$ with the constants $a = -0.1$, $b = 2.5$ (the shape of the DPO loss's
+    /// $-\beta m_\theta + \beta m_{\text{ref}}$).
+    Affine,
     /// $x^n$.
     Powi(i32),
     /// $e^x$.
@@ -56,12 +62,13 @@ pub enum Op {
 
 impl Op {
     /// Every operation, with representative exponents for `Powi`.
-    pub const ALL: [Op; 26] = [
+    pub const ALL: [Op; 27] = [
         Op::Add,
         Op::Sub,
         Op::Mul,
         Op::Div,
         Op::Neg,
+        Op::Affine,
         Op::Powi(-3),
         Op::Powi(-1),
         Op::Powi(1),
@@ -102,6 +109,7 @@ fn unary_derivative(op: Op, x: f64) -> f64 {
     let logistic = |t: f64| 1.0 / (1.0 + (-t).exp());
     match op {
         Op::Neg => -1.0,
+        Op::Affine => AFFINE.0,
         Op::Powi(n) => {
             // n x^{n-1}, the power by repeated multiplication (of 1/x when n - 1 < 0).
             let base = if n > 0 { x } else { 1.0 / x };
@@ -251,6 +259,7 @@ impl Function for Op {
             Op::Mul => x(0) * x(1),
             Op::Div => x(0) / x(1),
             Op::Neg => -x(0),
+            Op::Affine => x(0).affine(AFFINE.0, AFFINE.1),
             Op::Powi(n) => x(0).powi(n),
             Op::Exp => x(0).exp(),
             Op::Ln => x(0).ln(),
