@@ -120,7 +120,7 @@ pub(crate) fn max_value(xs: impl Iterator<Item = f64>) -> f64 {
 /// $\frac1n\sum_i x_i$; empty input is an error.
 pub fn mean<R: Real>(xs: &[R]) -> Result<R, AutodiffError> {
     let n = xs.len() as f64;
-    Ok(R::sum(xs)? / n)
+    Ok(R::sum(xs).map_err(|_| AutodiffError::EmptyInput { op: "mean" })? / n)
 }
 
 /// $\log \operatorname{softmax}(x)_i = x_i - \operatorname{logsumexp}(x)$.
@@ -128,7 +128,7 @@ pub fn mean<R: Real>(xs: &[R]) -> Result<R, AutodiffError> {
 /// If $k \ge 1$ entries are $+\infty$ the result is the limit: $-\ln k$ for each of them (a
 /// constant) and $-\infty$ for the others, where $x_i - \mathrm{lse}$ would be $\infty - \infty$.
 pub fn log_softmax<R: Real>(xs: &[R]) -> Result<Vec<R>, AutodiffError> {
-    let lse = R::logsumexp(xs)?;
+    let lse = R::logsumexp(xs).map_err(|_| AutodiffError::EmptyInput { op: "log_softmax" })?;
     if lse.value() == f64::INFINITY {
         let k = xs.iter().filter(|x| x.value() == f64::INFINITY).count() as f64;
         return Ok(xs
@@ -155,7 +155,7 @@ pub fn dot<R: Real>(a: &[R], b: &[R]) -> Result<R, AutodiffError> {
         });
     }
     let products: Vec<R> = a.iter().zip(b).map(|(&x, &y)| x * y).collect();
-    R::sum(&products)
+    R::sum(&products).map_err(|_| AutodiffError::EmptyInput { op: "dot" })
 }
 
 /// Plain evaluation: each elementary function's value from the shared table.
@@ -238,8 +238,8 @@ impl<'id> Real for Var<'id> {
         Ok(first.tape().push_nary(v, xs, |_| 1.0))
     }
 
-    /// One node with partials $\partial/\partial x_i = e^{x_i - \mathrm{lse}} = \operatorname{softmax}(x)_i$
-    /// (non-finite cases as in the provided method).
+    /// One node with partials $\partial/\partial x_i = e^{x_i - \mathrm{lse}} = \operatorname{softmax}(x)_i$,
+    /// and the limits of the provided method where some $x_i$ is infinite.
     fn logsumexp(xs: &[Self]) -> Result<Self, AutodiffError> {
         let first = xs
             .first()
