@@ -2,7 +2,7 @@
 //! softmax policy's log-probability and the DPO loss of one pair (Eq. 7) and of a batch.
 
 use super::function::{Domain, Function, Tolerance};
-use super::ops::log_softmax_gradient;
+use super::ops::{log_softmax_gradient, logistic};
 use crate::autodiff::AutodiffError;
 use crate::prec::{composite_rel, softmax_rel};
 use crate::scalar::{log_softmax, mean, Real};
@@ -145,8 +145,7 @@ impl Composite {
             }
             Composite::PolicyLogProb { .. } => unreachable!("not a loss"),
         };
-        // σ(−z) = 1/(1 + e^{z}).
-        beta / (1.0 + (beta * h).exp())
+        beta * logistic(-beta * h)
     }
 
     /// $\max_i |x_i|$.
@@ -246,10 +245,11 @@ impl Function for Composite {
                 let s = self.loss_slope(xs);
                 let n = xs.len() / 2;
                 let mut g = vec![0.0; xs.len()];
-                g[chosen] = -s;
-                g[rejected] = s;
-                g[n + chosen] = s;
-                g[n + rejected] = -s;
+                // Accumulated, so that a tie y_w = y_l gives 0.
+                g[chosen] -= s;
+                g[rejected] += s;
+                g[n + chosen] += s;
+                g[n + rejected] -= s;
                 g
             }
         }
@@ -263,11 +263,13 @@ impl Function for Composite {
                 rel: softmax_rel(max_abs),
                 floor: 1.0,
             },
-            // Partials are ±βσ(−z); z = βh and h is a difference of log-probabilities of
-            // magnitude up to max|x| + ln n.
+            // Partials are ±βσ(−z) or 0; z = βh and h is a difference of log-probabilities
+            // of magnitude up to max|x| + ln n. A zero partial is a cancellation of terms of
+            // size βσ(−z) in the backward sweep (softmax weights, a tie y_w = y_l), so the
+            // error is absolute at that scale.
             _ => Tolerance {
                 rel: composite_rel(self.beta() * (max_abs + (xs.len() as f64).ln() + 1.0)),
-                floor: f64::MIN_POSITIVE,
+                floor: self.loss_slope(xs).max(f64::MIN_POSITIVE),
             },
         }
     }

@@ -102,11 +102,20 @@ impl Op {
     }
 }
 
+/// The logistic function by cases, relatively accurate for every $t$:
+/// $\sigma(t) = 1/(1 + e^{-t})$ for $t \ge 0$ and $e^{t}/(1 + e^{t})$ for $t < 0$ (where
+/// $e^{-t}$ would overflow once $t < -709.78$ while $\sigma(t)$ is still as large as $10^{-308}$).
+pub fn logistic(t: f64) -> f64 {
+    if t >= 0.0 {
+        1.0 / (1.0 + (-t).exp())
+    } else {
+        let e = t.exp();
+        e / (1.0 + e)
+    }
+}
+
 /// The unary closed forms: $f'(x)$.
 fn unary_derivative(op: Op, x: f64) -> f64 {
-    // σ(t) = 1/(1 + e^{-t}) is relatively accurate for every t (it underflows to 0 only where
-    // σ(t) < 2^-1074), so the logistic family is written with it.
-    let logistic = |t: f64| 1.0 / (1.0 + (-t).exp());
     match op {
         Op::Neg => -1.0,
         Op::Affine => AFFINE.0,
