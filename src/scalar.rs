@@ -77,10 +77,11 @@ pub trait Real:
 
     /// $\log \sum_i e^{x_i} = m + \log\sum_i e^{x_i - m}$ with $m = \max_i x_i$.
     ///
-    /// All $-\infty$ gives $-\infty$; any NaN gives NaN; otherwise any $+\infty$ gives
-    /// $+\infty$, as the mean of the $+\infty$ entries: the limit of the softmax weights
-    /// $\partial\,\mathrm{lse}/\partial x_i$ when those entries grow together is $1/k$ on each
-    /// of the $k$ of them and $0$ elsewhere, so no derivative becomes NaN.
+    /// Any NaN gives NaN. If the maximum $m$ is infinite ($+\infty$, or $-\infty$ when every
+    /// entry is), the result is $m$, as the mean of the $k$ entries equal to $m$: the limit of the
+    /// softmax weights $\partial\,\mathrm{lse}/\partial x_i$ when those entries move together is
+    /// $1/k$ on each of them and $0$ elsewhere, so no derivative becomes NaN (the shift would
+    /// give $\infty - \infty$).
     fn logsumexp(xs: &[Self]) -> Result<Self, AutodiffError> {
         let first = *xs
             .first()
@@ -93,13 +94,9 @@ pub trait Real:
                 .find(|x| x.value().is_nan())
                 .unwrap_or(first));
         }
-        if m == f64::INFINITY {
+        if m.is_infinite() {
             let top: Vec<Self> = xs.iter().copied().filter(|x| x.value() == m).collect();
             return Ok(Self::sum(&top)? / top.len() as f64);
-        }
-        if m == f64::NEG_INFINITY {
-            // Every term is −∞: the sum of exponentials is 0; the shift would give ∞ − ∞.
-            return Ok(first.constant(m));
         }
         let shifted: Vec<Self> = xs.iter().map(|&x| (x - m).exp()).collect();
         Ok(Self::sum(&shifted)?.ln() + m)
@@ -125,16 +122,18 @@ pub fn mean<R: Real>(xs: &[R]) -> Result<R, AutodiffError> {
 
 /// $\log \operatorname{softmax}(x)_i = x_i - \operatorname{logsumexp}(x)$.
 ///
-/// If $k \ge 1$ entries are $+\infty$ the result is the limit: $-\ln k$ for each of them (a
-/// constant) and $-\infty$ for the others, where $x_i - \mathrm{lse}$ would be $\infty - \infty$.
+/// If the maximum $m$ is infinite, the result is the limit when the $k$ entries equal to $m$
+/// move together: $-\ln k$ for each of them (a constant) and $-\infty$ for the others, where
+/// $x_i - \mathrm{lse}$ would be $\infty - \infty$.
 pub fn log_softmax<R: Real>(xs: &[R]) -> Result<Vec<R>, AutodiffError> {
     let lse = R::logsumexp(xs).map_err(|_| AutodiffError::EmptyInput { op: "log_softmax" })?;
-    if lse.value() == f64::INFINITY {
-        let k = xs.iter().filter(|x| x.value() == f64::INFINITY).count() as f64;
+    let m = lse.value();
+    if m.is_infinite() {
+        let k = xs.iter().filter(|x| x.value() == m).count() as f64;
         return Ok(xs
             .iter()
             .map(|&x| {
-                if x.value() == f64::INFINITY {
+                if x.value() == m {
                     x.constant(-k.ln())
                 } else {
                     x - lse
@@ -250,13 +249,10 @@ impl<'id> Real for Var<'id> {
         Ok(if lse.is_nan() {
             // A NaN entry: the gradient is as undefined as the value.
             tape.push_nary(lse, xs, |_| f64::NAN)
-        } else if lse == f64::INFINITY {
-            // The limit of the softmax: 1/k on each of the k entries at +∞, 0 elsewhere.
+        } else if lse.is_infinite() {
+            // The limit of the softmax: 1/k on each of the k entries at the maximum ±∞.
             let k = values.iter().filter(|&&v| v == lse).count() as f64;
             tape.push_nary(lse, xs, |i| if values[i] == lse { 1.0 / k } else { 0.0 })
-        } else if lse == f64::NEG_INFINITY {
-            // Every term is −∞ and contributes nothing.
-            tape.push_nary(lse, xs, |_| 0.0)
         } else {
             tape.push_nary(lse, xs, |i| (values[i] - lse).exp())
         })

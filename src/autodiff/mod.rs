@@ -1,6 +1,6 @@
 //! A small reverse-mode automatic differentiation engine over `f64` scalars.
 //!
-//! - [`tape`]: the Wengert list, its `Copy` variable [`Var`] and the one-sweep backward pass.
+//! - `tape`: the Wengert list, its `Copy` variable [`Var`] and the one-sweep backward pass.
 //! - [`elementary`]: every elementary function as *(value, derivative)*, written once.
 //! - Reductions (`sum`, max-shifted `logsumexp`) are single n-ary nodes; see
 //!   [`crate::scalar::Real`], the trait through which formulas are written once and evaluated

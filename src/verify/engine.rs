@@ -117,152 +117,45 @@ struct Limit {
 
 const INF: f64 = f64::INFINITY;
 
-/// Limits at $\pm\infty$ and at the edges of the domains, derived by hand.
-const LIMITS: [Limit; 24] = [
+/// A [`Limit`] in one line.
+const fn limit(op: Op, xs: &'static [f64], value: f64, gradient: &'static [f64]) -> Limit {
     Limit {
-        op: Op::Exp,
-        xs: &[-INF],
-        value: 0.0,
-        gradient: &[0.0],
-    },
-    Limit {
-        op: Op::Exp,
-        xs: &[INF],
-        value: INF,
-        gradient: &[INF],
-    },
-    Limit {
-        op: Op::Ln,
-        xs: &[INF],
-        value: INF,
-        gradient: &[0.0],
-    },
-    Limit {
-        op: Op::Ln,
-        xs: &[0.0],
-        value: -INF,
-        gradient: &[INF],
-    },
-    Limit {
-        op: Op::Ln1p,
-        xs: &[INF],
-        value: INF,
-        gradient: &[0.0],
-    },
-    Limit {
-        op: Op::Ln1p,
-        xs: &[-1.0],
-        value: -INF,
-        gradient: &[INF],
-    },
-    Limit {
-        op: Op::ExpM1,
-        xs: &[-INF],
-        value: -1.0,
-        gradient: &[0.0],
-    },
-    Limit {
-        op: Op::Sqrt,
-        xs: &[INF],
-        value: INF,
-        gradient: &[0.0],
-    },
-    Limit {
-        op: Op::Relu,
-        xs: &[-INF],
-        value: 0.0,
-        gradient: &[0.0],
-    },
-    Limit {
-        op: Op::Relu,
-        xs: &[INF],
-        value: INF,
-        gradient: &[1.0],
-    },
-    Limit {
-        op: Op::Abs,
-        xs: &[-INF],
-        value: INF,
-        gradient: &[-1.0],
-    },
-    Limit {
-        op: Op::Sigmoid,
-        xs: &[-INF],
-        value: 0.0,
-        gradient: &[0.0],
-    },
-    Limit {
-        op: Op::Sigmoid,
-        xs: &[INF],
-        value: 1.0,
-        gradient: &[0.0],
-    },
-    Limit {
-        op: Op::Softplus,
-        xs: &[-INF],
-        value: 0.0,
-        gradient: &[0.0],
-    },
-    Limit {
-        op: Op::Softplus,
-        xs: &[INF],
-        value: INF,
-        gradient: &[1.0],
-    },
-    Limit {
-        op: Op::LogSigmoid,
-        xs: &[-INF],
-        value: -INF,
-        gradient: &[1.0],
-    },
-    Limit {
-        op: Op::LogSigmoid,
-        xs: &[INF],
-        value: 0.0,
-        gradient: &[0.0],
-    },
-    Limit {
-        op: Op::Logsumexp,
-        xs: &[-INF, 0.0],
-        value: 0.0,
-        gradient: &[0.0, 1.0],
-    },
-    Limit {
-        op: Op::Logsumexp,
-        xs: &[-INF, -INF],
-        value: -INF,
-        gradient: &[0.0, 0.0],
-    },
-    Limit {
-        op: Op::Logsumexp,
-        xs: &[INF, 0.0, INF],
-        value: INF,
-        gradient: &[0.5, 0.0, 0.5],
-    },
-    Limit {
-        op: Op::LogSoftmax(0),
-        xs: &[-INF, 0.0],
-        value: -INF,
-        gradient: &[1.0, -1.0],
-    },
-    Limit {
-        op: Op::LogSoftmax(1),
-        xs: &[INF, 0.0],
-        value: -INF,
-        gradient: &[-1.0, 1.0],
-    },
-    Limit {
-        op: Op::LogSoftmax(0),
-        xs: &[INF, 0.0],
-        value: 0.0,
-        gradient: &[0.0, 0.0],
-    },
-    Limit {
-        op: Op::Sum,
-        xs: &[INF, 1.0],
-        value: INF,
-        gradient: &[1.0, 1.0],
-    },
+        op,
+        xs,
+        value,
+        gradient,
+    }
+}
+
+/// Limits at $\pm\infty$ and at the edges of the domains, derived by hand. Where the maximum
+/// of a log-sum-exp is infinite, the entries at it share the weight equally (the limit when
+/// they move together).
+const LIMITS: [Limit; 25] = [
+    limit(Op::Exp, &[-INF], 0.0, &[0.0]),
+    limit(Op::Exp, &[INF], INF, &[INF]),
+    limit(Op::Ln, &[INF], INF, &[0.0]),
+    limit(Op::Ln, &[0.0], -INF, &[INF]),
+    limit(Op::Ln1p, &[INF], INF, &[0.0]),
+    limit(Op::Ln1p, &[-1.0], -INF, &[INF]),
+    limit(Op::ExpM1, &[-INF], -1.0, &[0.0]),
+    limit(Op::Sqrt, &[INF], INF, &[0.0]),
+    limit(Op::Relu, &[-INF], 0.0, &[0.0]),
+    limit(Op::Relu, &[INF], INF, &[1.0]),
+    limit(Op::Abs, &[-INF], INF, &[-1.0]),
+    limit(Op::Sigmoid, &[-INF], 0.0, &[0.0]),
+    limit(Op::Sigmoid, &[INF], 1.0, &[0.0]),
+    limit(Op::Softplus, &[-INF], 0.0, &[0.0]),
+    limit(Op::Softplus, &[INF], INF, &[1.0]),
+    limit(Op::LogSigmoid, &[-INF], -INF, &[1.0]),
+    limit(Op::LogSigmoid, &[INF], 0.0, &[0.0]),
+    limit(Op::Logsumexp, &[-INF, 0.0], 0.0, &[0.0, 1.0]),
+    limit(Op::Logsumexp, &[-INF, -INF], -INF, &[0.5, 0.5]),
+    limit(Op::Logsumexp, &[INF, 0.0, INF], INF, &[0.5, 0.0, 0.5]),
+    limit(Op::LogSoftmax(0), &[-INF, 0.0], -INF, &[1.0, -1.0]),
+    limit(Op::LogSoftmax(1), &[INF, 0.0], -INF, &[-1.0, 1.0]),
+    limit(Op::LogSoftmax(0), &[INF, 0.0], 0.0, &[0.0, 0.0]),
+    limit(Op::LogSoftmax(0), &[-INF], 0.0, &[0.0]),
+    limit(Op::Sum, &[INF, 1.0], INF, &[1.0, 1.0]),
 ];
 
 /// Whether the tape returns `value` and `gradient` at `xs` (infinities exactly, finite numbers
