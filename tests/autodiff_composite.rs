@@ -10,10 +10,10 @@ mod common;
 use common::{beta, composite_and_args, scalar_in};
 use dpo_oracle::autodiff::with_tape;
 use dpo_oracle::prec::composite_rel;
-use dpo_oracle::scalar::{log_softmax, Dual};
+use dpo_oracle::scalar::log_softmax;
 use dpo_oracle::verify::engine::composite::mean_tabular_dpo_loss;
 use dpo_oracle::verify::engine::function::Tolerance;
-use dpo_oracle::verify::engine::function::{disagreements, tape_gradient, Domain, Route};
+use dpo_oracle::verify::engine::function::{disagreements, seeded, tape_gradient, Domain, Route};
 use dpo_oracle::verify::engine::ops::logistic;
 use dpo_oracle::verify::ClaimCheck;
 use proptest::collection::vec;
@@ -65,12 +65,8 @@ proptest! {
         }
         let duals: Vec<f64> = (0..theta.len())
             .map(|i| {
-                let seeded: Vec<Dual> = theta
-                    .iter()
-                    .enumerate()
-                    .map(|(j, &x)| if i == j { Dual::var(x) } else { Dual::cst(x) })
-                    .collect();
-                mean_tabular_dpo_loss(&seeded, &reference, &pairs, beta).unwrap().deriv()
+                let duals = seeded(&theta, i);
+                mean_tabular_dpo_loss(&duals, &reference, &pairs, beta).unwrap().deriv()
             })
             .collect();
         // Per-pair terms are at most β/P in size and may cancel between pairs: the error is

@@ -138,16 +138,17 @@ pub fn tape_gradient<F: Function>(f: &F, xs: &[f64]) -> Result<(f64, Vec<f64>), 
 pub fn dual_gradient<F: Function>(f: &F, xs: &[f64]) -> Result<(f64, Vec<f64>), AutodiffError> {
     let value = f.apply(xs)?;
     let gradient = (0..xs.len())
-        .map(|i| {
-            let seeded: Vec<Dual> = xs
-                .iter()
-                .enumerate()
-                .map(|(j, &x)| if i == j { Dual::var(x) } else { Dual::cst(x) })
-                .collect();
-            f.apply(&seeded).map(|y| y.deriv())
-        })
+        .map(|i| f.apply(&seeded(xs, i)).map(|y| y.deriv()))
         .collect::<Result<_, _>>()?;
     Ok((value, gradient))
+}
+
+/// `xs` as duals with input `i` seeded (`Dual::var`) and the others constant (`Dual::cst`).
+pub fn seeded(xs: &[f64], i: usize) -> Vec<Dual> {
+    xs.iter()
+        .enumerate()
+        .map(|(j, &x)| if i == j { Dual::var(x) } else { Dual::cst(x) })
+        .collect()
 }
 
 /// The finite-difference step for argument `i`, relative to `max(1, |x_i|)` as
