@@ -113,4 +113,25 @@ mod tests {
             assert!((e.derivative - x.cos()).abs() < 1e-11, "x = {x}: {e:?}");
         }
     }
+
+    #[test]
+    fn no_overflow_below_the_overflow_of_f() {
+        // exp(709) ≈ 8.2e307: 4·D(h/2) would overflow, the written form does not.
+        let x = 709.0;
+        let e = derivative(f64::exp, x, 1e-6);
+        assert!(e.derivative.is_finite() && e.error.is_finite(), "{e:?}");
+        assert!((e.derivative - x.exp()).abs() <= e.error, "{e:?}");
+    }
+
+    #[test]
+    fn the_bound_covers_rounding() {
+        // f(x) = 1e12 + x: every evaluation rounds at 1e12·u ≈ 1e-4, the truncation is 0, so
+        // the whole error is rounding, and the bound must cover it.
+        let f = |x: f64| 1e12 + x;
+        for x in [0.3, -2.0, 7.5] {
+            let e = derivative_with_noise(f, x, DEFAULT_REL_STEP, 1e12 * f64::EPSILON);
+            assert!((e.derivative - 1.0).abs() <= e.error, "x = {x}: {e:?}");
+            assert!(e.error < 1.0, "x = {x}: {e:?}");
+        }
+    }
 }
