@@ -67,11 +67,12 @@ pub fn ulps(a: f64, b: f64) -> u64 {
 /// $e^{x_i - \mathrm{lse}(x)}$ (or of $1/\sum_j e^{x_j - x_i}$) when $\max_j |x_j| = $
 /// `max_abs_input`: the exponent $t$ is a difference of terms of magnitude up to
 /// $\max|x| + \ln n$, so it carries an absolute rounding error up to $u(2\max|x| + \ln n)
-/// \le 2u(\max|x| + 1)$ for $n \le e^2$, and $e^t$ turns that into the same relative error.
+/// \le 2u(\max|x| + 2)$ for $n \le e^4 \approx 54$, and $e^t$ turns that into the same relative
+/// error.
 /// Two routes differ by at most twice that; we allow twice again (the rounding of the
 /// log-sum-exp itself), plus [`ELEMENTARY_ULPS`] for the exponential and the sum.
 pub fn softmax_rel(max_abs_input: f64) -> f64 {
-    ELEMENTARY_ULPS * f64::EPSILON + 8.0 * UNIT_ROUNDOFF * (max_abs_input + 1.0)
+    ELEMENTARY_ULPS * f64::EPSILON + 8.0 * UNIT_ROUNDOFF * (max_abs_input + 2.0)
 }
 
 /// Relative error allowed between two evaluations of a composite whose result is a smooth

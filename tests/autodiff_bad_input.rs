@@ -226,8 +226,29 @@ fn wrong_arity_is_a_shape_mismatch() {
             ..
         })
     ));
-    assert!(matches!(
+    assert_eq!(
         Composite::PairLoss { beta: 0.1 }.apply(&[1.0, 2.0]),
+        Err(AutodiffError::ShapeMismatch {
+            op: "Composite::apply",
+            left: vec![2],
+            right: vec![4]
+        })
+    );
+    let tabular = Composite::TabularPairLoss {
+        beta: 0.1,
+        chosen: 0,
+        rejected: 2,
+    };
+    assert!(matches!(
+        tabular.apply(&[1.0, 2.0, 3.0]),
         Err(AutodiffError::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        tabular.apply(&[1.0, 2.0, 3.0, 4.0]),
+        Err(AutodiffError::IndexOutOfRange {
+            index: 2,
+            len: 2,
+            ..
+        })
     ));
 }

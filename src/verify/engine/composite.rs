@@ -205,28 +205,36 @@ impl Function for Composite {
     }
 
     fn apply<R: Real>(&self, xs: &[R]) -> Result<R, AutodiffError> {
-        if !self.accepts(xs.len()) {
-            return Err(AutodiffError::ShapeMismatch {
-                op: "Composite::apply",
-                left: vec![xs.len()],
-                right: vec![],
-            });
-        }
-        Ok(match *self {
-            Composite::PolicyLogProb { y } => tabular_log_prob(xs, y)?,
-            Composite::PairLoss { beta } => dpo_loss(beta, (xs[0] - xs[1]) - (xs[2] - xs[3]), 0.0),
+        let op = "Composite::apply";
+        match *self {
+            Composite::PolicyLogProb { y } => tabular_log_prob(xs, y),
+            Composite::PairLoss { beta } => match xs {
+                &[a, b, c, d] => Ok(dpo_loss(beta, (a - b) - (c - d), 0.0)),
+                _ => Err(AutodiffError::ShapeMismatch {
+                    op,
+                    left: vec![xs.len()],
+                    right: vec![4],
+                }),
+            },
             Composite::TabularPairLoss {
                 beta,
                 chosen,
                 rejected,
             } => {
-                let (policy, reference) = xs.split_at(xs.len() / 2);
+                let (policy, reference) = xs.split_at(xs.len().div_ceil(2));
+                if policy.len() != reference.len() {
+                    return Err(AutodiffError::ShapeMismatch {
+                        op,
+                        left: vec![policy.len()],
+                        right: vec![reference.len()],
+                    });
+                }
                 let margin = |theta: &[R]| -> Result<R, AutodiffError> {
                     Ok(tabular_log_prob(theta, chosen)? - tabular_log_prob(theta, rejected)?)
                 };
-                dpo_loss(beta, margin(policy)? - margin(reference)?, 0.0)
+                Ok(dpo_loss(beta, margin(policy)? - margin(reference)?, 0.0))
             }
-        })
+        }
     }
 
     fn closed_form_gradient(&self, xs: &[f64]) -> Vec<f64> {
