@@ -4,7 +4,8 @@
 use super::function::{Domain, Function, Tolerance};
 use super::ops::{log_softmax_gradient, logistic};
 use crate::autodiff::AutodiffError;
-use crate::prec::{composite_rel, softmax_rel};
+use crate::numdiff::EVALUATION_REL_ERROR;
+use crate::prec::{composite_rel, softmax_rel, UNIT_ROUNDOFF};
 use crate::scalar::{log_softmax, mean, Real};
 
 /// A tabular softmax policy's log-probability of response `y`:
@@ -289,9 +290,17 @@ impl Function for Composite {
     }
 
     fn evaluation_noise(&self, xs: &[f64], value: f64) -> f64 {
-        // The margins subtract log-probabilities of size up to max|x| + ln n: their rounding
-        // is absolute at that scale, times β (softplus has slope at most 1).
-        let scale = Self::max_abs(xs) + (xs.len() as f64).ln() + 1.0;
-        crate::numdiff::EVALUATION_REL_ERROR * (value.abs() + self.beta() * scale)
+        // Rounding is absolute at the scale of the log-probabilities, s = max|x| + n: a
+        // log-probability θ_y − lse carries at most 5us (3us for the log-sum-exp, as for
+        // `Op::Logsumexp`, and the subtraction); a tabular margin difference combines four of
+        // them with three subtractions (< 32us), the plain one four inputs (< 8us); softplus
+        // has slope at most 1, so β times that reaches the loss.
+        let s = Self::max_abs(xs) + xs.len() as f64;
+        let units = match self {
+            Composite::PolicyLogProb { .. } => 5.0,
+            Composite::PairLoss { .. } => 8.0,
+            Composite::TabularPairLoss { .. } => 32.0,
+        };
+        EVALUATION_REL_ERROR * value.abs() + units * UNIT_ROUNDOFF * self.beta() * s
     }
 }

@@ -25,12 +25,13 @@ pub struct Domain {
     pub kink_at_zero: bool,
 }
 
-/// Largest magnitude of the built-in inputs: margins and logits up to $10^4$.
+/// Largest magnitude of the built-in and random inputs: margins and logits up to $10^4$.
 pub const EXTREME: f64 = 1e4;
 
 impl Domain {
-    /// $[-10^4, 10^4]$, no restriction.
-    pub const REAL: Domain = Domain::interval(-EXTREME, EXTREME);
+    /// The real line. (Inputs are drawn within $\pm$[`EXTREME`]; the domain is where the
+    /// function is defined, which is where finite differences may step.)
+    pub const REAL: Domain = Domain::interval(f64::NEG_INFINITY, f64::INFINITY);
 
     /// $[\mathit{lo}, \mathit{hi}]$.
     pub const fn interval(lo: f64, hi: f64) -> Domain {

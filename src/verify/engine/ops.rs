@@ -1,7 +1,7 @@
 //! The catalogue of the engine's operations, each with its domain and a closed-form derivative
 //! derived by hand and written here independently of [`crate::autodiff::elementary`].
 
-use super::function::{Domain, Function, Tolerance, EXTREME};
+use super::function::{Domain, Function, Tolerance};
 use crate::autodiff::AutodiffError;
 use crate::numdiff::EVALUATION_REL_ERROR;
 use crate::prec::{softmax_rel, ELEMENTARY_ULPS, UNIT_ROUNDOFF};
@@ -196,7 +196,7 @@ impl Function for Op {
 
     fn domain(&self, i: usize) -> Domain {
         // Largest x with e^x finite is ln(f64::MAX) ≈ 709.78.
-        let below_overflow = Domain::interval(-EXTREME, 709.78);
+        let below_overflow = Domain::interval(f64::NEG_INFINITY, 709.78);
         match self {
             // |b| ≥ 1e-100 keeps a/b² ≤ 1e204 finite.
             Op::Div if i == 1 => Domain::REAL.away_from_zero(1e-100),
@@ -204,8 +204,8 @@ impl Function for Op {
             // exponents used.
             Op::Powi(_) => Domain::REAL.away_from_zero(1e-30),
             Op::Exp | Op::ExpM1 => below_overflow,
-            Op::Ln | Op::Sqrt => Domain::interval(0.0, EXTREME).away_from_zero(1e-300),
-            Op::Ln1p => Domain::interval(-1.0 + f64::EPSILON, EXTREME),
+            Op::Ln | Op::Sqrt => Domain::interval(0.0, f64::INFINITY).away_from_zero(1e-300),
+            Op::Ln1p => Domain::interval(-1.0 + f64::EPSILON, f64::INFINITY),
             Op::Relu | Op::Abs => Domain::REAL.with_kink(),
             _ => Domain::REAL,
         }
@@ -352,22 +352,35 @@ impl Function for Op {
             Op::Ln | Op::Sqrt | Op::Powi(_) => xs[0].abs(),
             Op::Div if i == 1 => xs[1].abs(),
             Op::Ln1p => (1.0 + xs[0]).abs(),
-            _ => xs[i].abs().max(1.0),
+            // Linear pieces: no step is too long as long as it stays clear of the kink.
+            Op::Relu | Op::Abs => xs[0].abs().max(1.0),
+            // Linear in each argument: the longest step the inputs' scale suggests, so that
+            // rounding (at the scale of the largest term) is divided by a long step.
+            _ => xs.iter().fold(1.0_f64, |m, x| m.max(x.abs())),
         }
     }
 
     fn evaluation_noise(&self, xs: &[f64], value: f64) -> f64 {
-        // Sums of terms that may cancel round at the scale of the terms, not of the result.
-        let terms: f64 = match self {
-            Op::Add | Op::Sub | Op::Sum | Op::Mean | Op::Logsumexp | Op::LogSoftmax(_) => {
-                xs.iter().map(|x| x.abs()).sum()
+        let n = xs.len() as f64;
+        let extra = match self {
+            // Sums of terms that may cancel round at the scale of the terms (n roundings of
+            // partial sums up to Σ|terms|), not of the result.
+            Op::Add | Op::Sub | Op::Sum | Op::Mean => {
+                n * UNIT_ROUNDOFF * xs.iter().map(|x| x.abs()).sum::<f64>()
             }
             Op::Dot => {
                 let (a, b) = xs.split_at(xs.len() / 2);
-                a.iter().zip(b).map(|(x, y)| (x * y).abs()).sum()
+                n * UNIT_ROUNDOFF * a.iter().zip(b).map(|(x, y)| (x * y).abs()).sum::<f64>()
+            }
+            // m + ln Σ e^{x_i − m}: each shifted exponent t_i rounds by u|t_i|, which costs
+            // the sum at most u·max_t t e^{−t} < u per term, then ln and + m round at the scale
+            // of |m|; x_k − lse rounds at the scale of max|x| too. At most 3u(max|x| + n).
+            Op::Logsumexp | Op::LogSoftmax(_) => {
+                let max_abs = xs.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+                3.0 * UNIT_ROUNDOFF * (max_abs + n)
             }
             _ => 0.0,
         };
-        EVALUATION_REL_ERROR * value.abs() + 4.0 * UNIT_ROUNDOFF * xs.len() as f64 * terms
+        EVALUATION_REL_ERROR * value.abs() + 2.0 * extra
     }
 }
