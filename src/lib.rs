@@ -8,6 +8,10 @@
 //! [`autodiff`], and cross-checked with forward-mode dual numbers and finite differences.
 
 pub mod autodiff;
+pub mod convention;
+pub mod logps;
+pub mod loss;
+pub mod metrics;
 pub mod numdiff;
 pub mod prec;
 pub mod preference;

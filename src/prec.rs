@@ -24,6 +24,15 @@ pub const COMPOSITE_REL: f64 = 1024.0 * f64::EPSILON;
 /// $\max(1, |f'|)$), which still fails any wrong derivative rule by orders of magnitude.
 pub const FINITE_DIFFERENCE_REL: f64 = 1e-8;
 
+/// Relative error allowed between a short closed-form expression (a handful of correctly
+/// rounded operations and one faithfully rounded libm call, no cancellation) and an independent
+/// evaluation of the same number: each operation contributes at most $u$, so $4\varepsilon = 8u$
+/// covers up to eight roundings.
+pub const FEW_ROUNDINGS_REL: f64 = 4.0 * f64::EPSILON;
+
+/// [`FEW_ROUNDINGS_REL`] for an expression evaluated in `f32` arithmetic.
+pub const FEW_ROUNDINGS_REL_F32: f64 = 4.0 * f32::EPSILON as f64;
+
 /// Relative error of `a` against `b`, measured against `max(|b|, floor)`.
 ///
 /// `floor` keeps the measure meaningful where the reference is (close to) zero: there the error

@@ -56,6 +56,7 @@ impl ClaimCheck {
 pub fn run_all() -> Vec<ClaimCheck> {
     let mut rows = Vec::new();
     rows.extend(engine::checks());
+    rows.extend(losses::checks());
     rows
 }
 
@@ -91,3 +92,4 @@ pub fn render_table(rows: &[ClaimCheck]) -> String {
 }
 
 pub mod engine;
+pub mod losses;

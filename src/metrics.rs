@@ -1,0 +1,106 @@
+//! Training metrics of a DPO batch, under TRL's names with the torchtune and OpenRLHF aliases.
+//!
+//! With $r_w^i = \beta(\log\pi_\theta(y_w^i) - \log\pi_{\text{ref}}(y_w^i))$ and $r_l^i$ likewise:
+//! `rewards/chosen` $= \overline{r_w}$, `rewards/rejected` $= \overline{r_l}$,
+//! `rewards/margins` $= \overline{r_w - r_l}$, `rewards/accuracies` $= \overline{\mathbb 1(r_w > r_l)}$
+//! (strict: a tie counts as wrong, so at initialisation, $\pi_\theta = \pi_{\text{ref}}$, the
+//! accuracy is $0$ while the loss is $\ln 2$), `logps/chosen` and `logps/rejected` the means of
+//! the policy's summed log-probabilities.
+
+use crate::loss::{LossError, PairLogps};
+
+/// The batch metrics.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Metrics {
+    /// `rewards/chosen`.
+    pub rewards_chosen: f64,
+    /// `rewards/rejected`.
+    pub rewards_rejected: f64,
+    /// `rewards/accuracies` (strict $>$).
+    pub rewards_accuracies: f64,
+    /// `rewards/margins`.
+    pub rewards_margins: f64,
+    /// `logps/chosen`.
+    pub logps_chosen: f64,
+    /// `logps/rejected`.
+    pub logps_rejected: f64,
+}
+
+/// Whose metric names to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetricNames {
+    /// TRL: `rewards/chosen`, …, `logps/chosen`, `logps/rejected`.
+    Trl,
+    /// torchtune: as TRL, with `log_probs/chosen` and `log_probs/rejected`.
+    Torchtune,
+    /// OpenRLHF: `chosen_reward`, `reject_reward`, `acc` (it logs no margin or log-probs).
+    Openrlhf,
+}
+
+fn mean(xs: impl Iterator<Item = f64>, n: usize) -> f64 {
+    xs.sum::<f64>() / n as f64
+}
+
+impl Metrics {
+    /// The metrics of a batch at temperature $\beta$. Checks lengths, emptiness and finiteness like
+    /// the losses do (`propagate` lets non-finite values through).
+    pub fn of(beta: f64, batch: &PairLogps, propagate: bool) -> Result<Metrics, LossError> {
+        if !(beta.is_finite() && beta > 0.0) {
+            return Err(LossError::InvalidParameter {
+                name: "beta",
+                value: beta,
+                allowed: "finite and > 0",
+            });
+        }
+        batch.check(propagate)?;
+        let n = batch.len();
+        let rw = |i: usize| beta * (batch.policy_chosen[i] - batch.reference_chosen[i]);
+        let rl = |i: usize| beta * (batch.policy_rejected[i] - batch.reference_rejected[i]);
+        Ok(Metrics {
+            rewards_chosen: mean((0..n).map(rw), n),
+            rewards_rejected: mean((0..n).map(rl), n),
+            rewards_accuracies: mean((0..n).map(|i| f64::from(u8::from(rw(i) > rl(i)))), n),
+            rewards_margins: mean((0..n).map(|i| rw(i) - rl(i)), n),
+            logps_chosen: mean(batch.policy_chosen.iter().copied(), n),
+            logps_rejected: mean(batch.policy_rejected.iter().copied(), n),
+        })
+    }
+
+    /// The metrics under an implementation's names (those it logs), in a fixed order.
+    pub fn named(&self, names: MetricNames) -> Vec<(&'static str, f64)> {
+        match names {
+            MetricNames::Trl => vec![
+                ("rewards/chosen", self.rewards_chosen),
+                ("rewards/rejected", self.rewards_rejected),
+                ("rewards/accuracies", self.rewards_accuracies),
+                ("rewards/margins", self.rewards_margins),
+                ("logps/chosen", self.logps_chosen),
+                ("logps/rejected", self.logps_rejected),
+            ],
+            MetricNames::Torchtune => {
+                let mut named = self.named(MetricNames::Trl);
+                named[4].0 = "log_probs/chosen";
+                named[5].0 = "log_probs/rejected";
+                named
+            }
+            MetricNames::Openrlhf => vec![
+                ("chosen_reward", self.rewards_chosen),
+                ("reject_reward", self.rewards_rejected),
+                ("acc", self.rewards_accuracies),
+            ],
+        }
+    }
+
+    /// A metric by any of its names (TRL, torchtune or OpenRLHF).
+    pub fn get(&self, name: &str) -> Option<f64> {
+        [
+            MetricNames::Trl,
+            MetricNames::Torchtune,
+            MetricNames::Openrlhf,
+        ]
+        .iter()
+        .flat_map(|&n| self.named(n))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+    }
+}

@@ -1,0 +1,241 @@
+//! Every loss variant's closed-form gradient against the reverse tape (the same generic formula
+//! evaluated with `Var`), forward-mode duals, and Richardson finite differences; values at
+//! points where each loss is known by hand; Plackett–Luce against the sigmoid loss at K = 2.
+
+use dpo_oracle::autodiff::with_tape;
+use dpo_oracle::loss::plackett_luce::{plackett_luce_loss, plackett_luce_loss_and_grad};
+use dpo_oracle::loss::{self, LossSpec, LossType, PairLogps};
+use dpo_oracle::prec::{rel_error, COMPOSITE_REL, FEW_ROUNDINGS_REL, FINITE_DIFFERENCE_REL};
+use dpo_oracle::verify::losses::{
+    dual_gradient, fd_gradient, normwise_error, tape_gradient, variants, OwnedBatch,
+};
+
+const LN2: f64 = std::f64::consts::LN_2;
+
+fn closed(prep: &loss::PreparedLoss, b: &OwnedBatch) -> [Vec<f64>; 4] {
+    let [pc, pr, rc, rr] = &b.logps;
+    prep.mean_gradient(pc, pr, rc, rr)
+}
+
+#[test]
+fn closed_form_equals_tape_for_every_variant() {
+    for v in variants() {
+        let mut nonzero = false;
+        for seed in 0..12 {
+            let b = OwnedBatch::sample(1 + seed as usize % 7, seed);
+            let prep = v.prepare(&b.view()).unwrap();
+            let (c, t) = (
+                closed(&prep, &b).concat(),
+                tape_gradient(&prep, &b).concat(),
+            );
+            // Both are exact derivations of one formula: agreement to rounding (COMPOSITE_REL).
+            let err = normwise_error(&c, &t, 1e-300);
+            assert!(err <= COMPOSITE_REL, "{}: seed {seed}: {err:e}", v.label);
+            nonzero |= c.iter().any(|g| *g != 0.0);
+        }
+        assert!(nonzero, "{}: the gradient is zero on every batch", v.label);
+    }
+}
+
+#[test]
+fn closed_form_equals_finite_differences_for_every_variant() {
+    for v in variants() {
+        for seed in 20..24 {
+            let b = OwnedBatch::sample(4, seed);
+            let prep = v.prepare(&b.view()).unwrap();
+            let err = normwise_error(
+                &closed(&prep, &b).concat(),
+                &fd_gradient(&prep, &b).concat(),
+                1e-3,
+            );
+            assert!(
+                err <= FINITE_DIFFERENCE_REL,
+                "{}: seed {seed}: {err:e}",
+                v.label
+            );
+        }
+    }
+}
+
+/// Forward mode through the `autodiff` crate's own derivative rules (independent of the
+/// elementary table): one directional derivative per input.
+#[test]
+fn closed_form_equals_forward_duals_for_every_variant() {
+    for v in variants() {
+        for seed in [40, 41] {
+            let b = OwnedBatch::sample(3, seed);
+            let prep = v.prepare(&b.view()).unwrap();
+            let err = normwise_error(
+                &closed(&prep, &b).concat(),
+                &dual_gradient(&prep, &b).concat(),
+                1e-300,
+            );
+            assert!(err <= COMPOSITE_REL, "{}: seed {seed}: {err:e}", v.label);
+        }
+    }
+}
+
+/// One pair at $\ell_w = \ell_l = 0$ (so $h = z = 0$), where every loss has a value computable by
+/// hand.
+#[test]
+fn values_at_zero_log_ratios_match_hand_computation() {
+    let beta = 0.5;
+    let cases: Vec<(LossSpec, f64)> = vec![
+        (LossSpec::new(LossType::Sigmoid, beta), LN2),
+        (
+            LossSpec::new(LossType::Cdpo, beta).with_label_smoothing(0.3),
+            LN2,
+        ),
+        // ((1-ε) ln2 - ε ln2)/(1-2ε) = ln 2.
+        (
+            LossSpec::new(LossType::Robust, beta).with_label_smoothing(0.2),
+            LN2,
+        ),
+        // (0 - 1/(2·0.5))² = 1.
+        (LossSpec::new(LossType::Ipo, beta), 1.0),
+        (LossSpec::new(LossType::Hinge, beta), 1.0),
+        // ½(ln½ - ln 0.9) + ½(ln½ - ln 0.1).
+        (
+            LossSpec::new(LossType::ExoPair, beta).with_label_smoothing(0.1),
+            -LN2 - 0.5 * (0.9f64 * 0.1).ln(),
+        ),
+        // ln2 + ½ln2 + ½ln2.
+        (LossSpec::new(LossType::NcaPair, beta), 2.0 * LN2),
+        (LossSpec::new(LossType::BcoPair, beta), 2.0 * LN2),
+        // -log σ(-δ) - log σ(δ) with δ = ln 3: σ(-ln 3) = 1/4, σ(ln 3) = 3/4, so ln(16/3).
+        (
+            LossSpec::new(LossType::BcoPair, beta).with_bco_delta(3f64.ln()),
+            (16.0f64 / 3.0).ln(),
+        ),
+        // (−1)² + (1)².
+        (LossSpec::new(LossType::SppoHard, beta), 2.0),
+        (LossSpec::new(LossType::ApoZero, beta), 1.0),
+        (LossSpec::new(LossType::ApoDown, beta), 1.0),
+        // m = ½: ln2·½ + e^0·½.
+        (LossSpec::new(LossType::Discopop, beta), (LN2 + 1.0) / 2.0),
+        (LossSpec::new(LossType::Aot, beta), LN2),
+        (LossSpec::new(LossType::AotUnpaired, beta), LN2),
+    ];
+    let (pc, pr, rc, rr) = ([-3.0], [-5.0], [-3.0], [-5.0]);
+    for (spec, expected) in cases {
+        let out = loss::compute(&spec, &PairLogps::new(&pc, &pr, &rc, &rr)).unwrap();
+        assert!(
+            rel_error(out.loss, expected, 1.0) <= FEW_ROUNDINGS_REL,
+            "{:?}: {} vs {expected}",
+            spec.loss_type(),
+            out.loss
+        );
+    }
+    // sigmoid_norm at ℓ_w/n_w = ℓ_l/n_l: ℓ_w = 2 over 2 tokens, ℓ_l = 3 over 3 tokens.
+    let spec = LossSpec::new(LossType::SigmoidNorm, beta);
+    let b = PairLogps::new(&[-1.0], &[-2.0], &[-3.0], &[-5.0]).with_token_counts(&[2], &[3]);
+    assert!((loss::compute(&spec, &b).unwrap().loss - LN2).abs() <= FEW_ROUNDINGS_REL);
+}
+
+/// The DPO gradient of §4: $\partial L/\partial\log\pi(y_w) = -\beta\sigma(-\beta h)/B$.
+#[test]
+fn sigmoid_gradient_is_the_papers_weighting() {
+    let (pc, pr, rc, rr) = ([-2.0, -4.0], [-3.0, -1.0], [-2.5, -3.0], [-3.5, -2.0]);
+    let beta = 0.3;
+    let out = loss::compute(
+        &LossSpec::new(LossType::Sigmoid, beta),
+        &PairLogps::new(&pc, &pr, &rc, &rr),
+    )
+    .unwrap();
+    for i in 0..2 {
+        let h = pc[i] - pr[i] - (rc[i] - rr[i]);
+        let w = -beta / (1.0 + (beta * h).exp()) / 2.0;
+        assert!(rel_error(out.grad_policy_chosen[i], w, 1e-300) <= FEW_ROUNDINGS_REL);
+        assert!(rel_error(out.grad_policy_rejected[i], -w, 1e-300) <= FEW_ROUNDINGS_REL);
+        assert!(rel_error(out.grad_reference_chosen[i], -w, 1e-300) <= FEW_ROUNDINGS_REL);
+    }
+}
+
+#[test]
+fn plackett_luce_at_two_is_the_sigmoid_loss() {
+    let b = OwnedBatch::sample(5, 7);
+    let [pc, pr, rc, rr] = &b.logps;
+    for beta in [0.01, 0.1, 2.0] {
+        for i in 0..5 {
+            let one = PairLogps::new(&pc[i..=i], &pr[i..=i], &rc[i..=i], &rr[i..=i]);
+            let sig = loss::compute(&LossSpec::new(LossType::Sigmoid, beta), &one).unwrap();
+            let (pl, g) =
+                plackett_luce_loss_and_grad(beta, &[pc[i], pr[i]], &[rc[i], rr[i]], &[0, 1])
+                    .unwrap();
+            assert!(rel_error(pl, sig.loss, 1.0) <= COMPOSITE_REL);
+            assert!(
+                rel_error(g[0], sig.grad_policy_chosen[0], 1e-12) <= COMPOSITE_REL,
+                "{beta} {i} {} {}",
+                g[0],
+                sig.grad_policy_chosen[0]
+            );
+            assert!(rel_error(g[1], sig.grad_policy_rejected[0], 1e-12) <= COMPOSITE_REL);
+            // The reversed ranking is the pair with chosen and rejected swapped.
+            let swapped = PairLogps::new(&pr[i..=i], &pc[i..=i], &rr[i..=i], &rc[i..=i]);
+            let sig_swapped =
+                loss::compute(&LossSpec::new(LossType::Sigmoid, beta), &swapped).unwrap();
+            let (pl_rev, _) =
+                plackett_luce_loss_and_grad(beta, &[pc[i], pr[i]], &[rc[i], rr[i]], &[1, 0])
+                    .unwrap();
+            assert!(rel_error(pl_rev, sig_swapped.loss, 1.0) <= COMPOSITE_REL);
+        }
+    }
+}
+
+#[test]
+fn plackett_luce_gradient_equals_tape_for_k_five() {
+    let policy = [-3.0, -1.5, -7.0, -2.2, -4.4];
+    let reference = [-2.0, -2.5, -6.0, -3.0, -4.0];
+    let ranking = [3, 0, 4, 1, 2];
+    let beta = 0.7;
+    let (value, closed) = plackett_luce_loss_and_grad(beta, &policy, &reference, &ranking).unwrap();
+    let (tape_value, tape) = with_tape(|t| {
+        let p: Vec<_> = policy.iter().map(|&x| t.var(x)).collect();
+        let r: Vec<_> = reference.iter().map(|&x| t.var(x)).collect();
+        let l = plackett_luce_loss(beta, &p, &r, &ranking).unwrap();
+        (l.value(), l.backward().wrt_slice(&p))
+    });
+    assert_eq!(value, tape_value);
+    assert!(normwise_error(&closed, &tape, 1e-300) <= COMPOSITE_REL);
+    // The gradient sums to 0: adding a constant to every reward leaves p(τ) unchanged.
+    assert!(closed.iter().sum::<f64>().abs() <= 1e-15);
+}
+
+mod random {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Random batches (log-probabilities in [-300, 0], counts in [0, 40]) and β over five
+        /// decades: closed form = tape for every variant that accepts the batch.
+        #[test]
+        fn closed_form_equals_tape_on_random_batches(
+            rows in prop::collection::vec(
+                (-300.0..0.0f64, -300.0..0.0f64, -300.0..0.0f64, -300.0..0.0f64, 1usize..40, 1usize..40),
+                1..6,
+            ),
+            log_beta in -3.0..2.0f64,
+        ) {
+            let b = OwnedBatch {
+                logps: [0, 1, 2, 3].map(|k| rows.iter().map(|r| [r.0, r.1, r.2, r.3][k]).collect()),
+                counts: [0, 1].map(|k| rows.iter().map(|r| [r.4, r.5][k]).collect()),
+            };
+            let beta = 10f64.powf(log_beta);
+            for v in variants() {
+                let spec = v.spec.with_beta(beta);
+                let prep = match v.convention {
+                    Some(c) => c.prepare(&spec, &b.view()),
+                    None => loss::prepare(&spec, &b.view()),
+                }
+                .unwrap();
+                let c = closed(&prep, &b).concat();
+                let t = tape_gradient(&prep, &b).concat();
+                prop_assert!(c.iter().all(|x| x.is_finite()), "{}", v.label);
+                let err = normwise_error(&c, &t, 1e-300);
+                prop_assert!(err <= COMPOSITE_REL, "{}: β = {beta}: {err:e}", v.label);
+            }
+        }
+    }
+}
