@@ -11,8 +11,9 @@ use crate::numdiff::{self, Estimate, EVALUATION_REL_ERROR};
 use crate::prec::rel_error;
 use crate::scalar::{Dual, Real};
 
-/// The interval an argument is drawn from: $x \in [\mathit{lo}, \mathit{hi}]$ and
-/// $|x| \ge \mathit{min\_abs}$ (to stay clear of a pole or a branch point at 0).
+/// Where an argument may lie: $x \in [\mathit{lo}, \mathit{hi}]$ and $|x| \ge \mathit{min\_abs}$
+/// (to stay clear of a pole or a branch point at 0, or of results `f64` cannot represent).
+/// Inputs are drawn from it within $\pm$[`EXTREME`]; finite differences may step anywhere in it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Domain {
     /// Smallest admissible value.
