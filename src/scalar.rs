@@ -226,6 +226,7 @@ impl<'id> Real for Var<'id> {
     fn log_sigmoid(self) -> Self {
         Var::log_sigmoid(self)
     }
+    #[inline]
     fn affine(self, scale: f64, shift: f64) -> Self {
         self.unary((self.value() * scale + shift, scale))
     }

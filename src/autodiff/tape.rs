@@ -68,6 +68,7 @@ pub fn with_tape<R>(f: impl for<'id> FnOnce(&'id Tape<'id>) -> R) -> R {
 
 impl<'id> Tape<'id> {
     /// A new input variable with value `x`.
+    #[inline]
     pub fn var(&'id self, x: f64) -> Var<'id> {
         self.push(x, [])
     }
@@ -100,6 +101,7 @@ impl<'id> Tape<'id> {
     }
 
     /// Appends a node with the given value and `(parent, local partial)` edges.
+    #[inline]
     pub(crate) fn push<const N: usize>(
         &'id self,
         value: f64,
@@ -156,11 +158,13 @@ impl fmt::Debug for Var<'_> {
 
 impl<'id> Var<'id> {
     /// The value computed in the forward pass.
+    #[inline]
     pub fn value(self) -> f64 {
         self.value
     }
 
     /// The tape this variable lives on.
+    #[inline]
     pub fn tape(self) -> &'id Tape<'id> {
         self.tape
     }
@@ -281,6 +285,7 @@ macro_rules! binary_op {
     ($trait:ident, $method:ident, |$a:ident, $b:ident| $rule:expr) => {
         impl<'id> $trait for Var<'id> {
             type Output = Var<'id>;
+            #[inline]
             fn $method(self, rhs: Var<'id>) -> Var<'id> {
                 let ($a, $b) = (self.value, rhs.value);
                 let (v, da, db): (f64, f64, f64) = $rule;
@@ -289,6 +294,7 @@ macro_rules! binary_op {
         }
         impl<'id> $trait<f64> for Var<'id> {
             type Output = Var<'id>;
+            #[inline]
             fn $method(self, rhs: f64) -> Var<'id> {
                 let ($a, $b) = (self.value, rhs);
                 let (v, da, _): (f64, f64, f64) = $rule;
@@ -297,6 +303,7 @@ macro_rules! binary_op {
         }
         impl<'id> $trait<Var<'id>> for f64 {
             type Output = Var<'id>;
+            #[inline]
             fn $method(self, rhs: Var<'id>) -> Var<'id> {
                 let ($a, $b) = (self, rhs.value);
                 let (v, _, db): (f64, f64, f64) = $rule;
@@ -313,6 +320,7 @@ binary_op!(Div, div, |a, b| (a / b, 1.0 / b, -(a / b) / b));
 
 impl<'id> Neg for Var<'id> {
     type Output = Var<'id>;
+    #[inline]
     fn neg(self) -> Var<'id> {
         self.unary((-self.value, -1.0))
     }
