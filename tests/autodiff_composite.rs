@@ -13,7 +13,9 @@ use dpo_oracle::prec::composite_rel;
 use dpo_oracle::scalar::log_softmax;
 use dpo_oracle::verify::engine::composite::mean_tabular_dpo_loss;
 use dpo_oracle::verify::engine::function::Tolerance;
-use dpo_oracle::verify::engine::function::{disagreements, seeded, tape_gradient, Domain, Route};
+use dpo_oracle::verify::engine::function::{
+    disagreements, seeded, tape_gradient, Domain, Function, Route,
+};
 use dpo_oracle::verify::engine::ops::logistic;
 use dpo_oracle::verify::ClaimCheck;
 use proptest::collection::vec;
@@ -33,6 +35,8 @@ proptest! {
         }
         let (value, gradient) = tape_gradient(&c, &xs).unwrap();
         prop_assert!(value.is_finite() && gradient.iter().all(|g| g.is_finite()));
+        // The tape records the f64 evaluation of the same generic code.
+        prop_assert_eq!(value, c.apply(&xs).unwrap());
     }
 
     /// The mean DPO loss of a batch under a tabular policy against a fixed reference:
