@@ -116,6 +116,28 @@ pub const MINIMISER_STEP: f64 = 1e-13;
 /// pairs, n ≥ 1000 pairs per prompt at β = 1) show no trend in n.
 pub const FISHER_RATIO_BAND: f64 = 0.5;
 
+/// Relative error allowed between two evaluations of a softmax weight
+/// $e^{x_i - \mathrm{lse}(x)}$ (or of $1/\sum_j e^{x_j - x_i}$) when $\max_j |x_j| = $
+/// `max_abs_input`: the exponent $t$ is a difference of terms of magnitude up to
+/// $\max|x| + \ln n$, so it carries an absolute rounding error up to $u(2\max|x| + \ln n)
+/// \le 2u(\max|x| + 2)$ for $n \le e^4 \approx 54$, and $e^t$ turns that into the same relative
+/// error.
+/// Two routes differ by at most twice that; we allow twice again (the rounding of the
+/// log-sum-exp itself), plus [`ELEMENTARY_ULPS`] for the exponential and the sum.
+pub fn softmax_rel(max_abs_input: f64) -> f64 {
+    ELEMENTARY_ULPS * f64::EPSILON + 8.0 * UNIT_ROUNDOFF * (max_abs_input + 2.0)
+}
+
+/// Relative error allowed between two evaluations of a composite whose result is a smooth
+/// function $g(t)$ with $|g'(t)/g(t)| \le 1$ (such as $\sigma(-t)$, the slope of the DPO loss)
+/// of an argument $t$ that is a sum of terms of total magnitude `argument_scale`: $t$ carries
+/// an absolute rounding error of a few $u \cdot$`argument_scale` (we allow $16u$: up to eight
+/// roundings along the chain), which becomes the same relative error in $g$; two routes
+/// differ by twice that, on top of [`COMPOSITE_REL`].
+pub fn composite_rel(argument_scale: f64) -> f64 {
+    COMPOSITE_REL + 32.0 * UNIT_ROUNDOFF * argument_scale
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
