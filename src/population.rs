@@ -14,8 +14,9 @@ use std::fmt;
 use ndarray::Array2;
 
 use crate::autodiff::with_tape;
-use crate::dpo::{dpo_loss, Pair};
-use crate::policy::{Policy, TabularPolicy};
+use crate::dpo::{check_pairs, dpo_loss, DpoError, Pair};
+use crate::policy::{Policy, PolicyError, TabularPolicy};
+use crate::prec::MINIMISER_STEP;
 use crate::problem::Problem;
 use crate::scalar::Real;
 
@@ -57,6 +58,10 @@ pub enum MinimiseError {
     },
     /// The Newton system was singular: some response is never compared with another.
     SingularHessian,
+    /// The pairs, reference or β are invalid.
+    Input(DpoError),
+    /// The reference log-probabilities cannot start a tabular policy (a non-finite entry).
+    Policy(PolicyError),
 }
 
 impl fmt::Display for MinimiseError {
@@ -69,6 +74,8 @@ impl fmt::Display for MinimiseError {
                 f,
                 "Newton's method did not converge in {iterations} iterations (last step {last_step:e})"
             ),
+            Self::Input(e) => write!(f, "{e}"),
+            Self::Policy(e) => write!(f, "{e}"),
             Self::SingularHessian => write!(
                 f,
                 "singular Hessian: some response is never compared, so its probability is not identified"
@@ -90,9 +97,6 @@ pub struct Minimised {
     pub loss: f64,
 }
 
-/// Largest Newton step accepted as converged (logits are O(1) to O(r/β), so this is a few
-/// hundred ulps of the parameters).
-const STEP_TOL: f64 = 1e-13;
 const MAX_ITERATIONS: usize = 100;
 
 /// Minimises the weighted DPO loss of `pairs` over tabular policies, starting from
@@ -112,27 +116,23 @@ pub fn minimise_tabular(
     beta: f64,
 ) -> Result<Minimised, MinimiseError> {
     let (xs, ys) = log_ref.dim();
-    let shape = TabularPolicy::new(log_ref);
-    let free: Vec<usize> = (0..xs * ys).filter(|i| i % ys != ys - 1).collect();
+    let shape = TabularPolicy::new(log_ref).map_err(MinimiseError::Policy)?;
+    check_pairs(&shape, log_ref, pairs, beta).map_err(MinimiseError::Input)?;
+    let free = free_coordinates(xs, ys);
     let mut theta: Vec<f64> = log_ref.iter().copied().collect();
-    let loss_at = |t: &[f64]| dpo_loss(&shape, t, log_ref, pairs, beta);
-    let mut loss = loss_at(&theta);
+    let loss_at =
+        |t: &[f64]| dpo_loss(&shape, t, log_ref, pairs, beta).map_err(MinimiseError::Input);
+    let mut loss = loss_at(&theta)?;
     for iteration in 1..=MAX_ITERATIONS {
         let grad = with_tape(|tape| {
             let vars: Vec<_> = theta.iter().map(|&t| tape.var(t)).collect();
-            let g = dpo_loss(&shape, &vars, log_ref, pairs, beta).backward();
-            g.wrt_slice(&vars)
-        });
-        let hessian = tabular_hessian(&theta, log_ref, pairs, beta);
-        let n = free.len();
-        let mut a = vec![vec![0.0; n + 1]; n];
-        for (i, &fi) in free.iter().enumerate() {
-            for (j, &fj) in free.iter().enumerate() {
-                a[i][j] = hessian[[fi, fj]];
-            }
-            a[i][n] = -grad[fi];
-        }
-        let step = solve(a).ok_or(MinimiseError::SingularHessian)?;
+            let loss = dpo_loss(&shape, &vars, log_ref, pairs, beta)?;
+            Ok(loss.backward().wrt_slice(&vars))
+        })
+        .map_err(MinimiseError::Input)?;
+        let rhs: Vec<f64> = free.iter().map(|&f| -grad[f]).collect();
+        let step = solve_hessian(&theta, log_ref, pairs, beta, &free, &rhs)
+            .ok_or(MinimiseError::SingularHessian)?;
         let slope: f64 = free.iter().zip(&step).map(|(&f, s)| grad[f] * s).sum();
         let mut t = 1.0;
         let (next, next_loss) = loop {
@@ -140,7 +140,7 @@ pub fn minimise_tabular(
             for (&f, s) in free.iter().zip(&step) {
                 cand[f] += t * s;
             }
-            let l = loss_at(&cand);
+            let l = loss_at(&cand)?;
             let rounding = 64.0 * f64::EPSILON * loss.abs();
             if l <= loss + 1e-4 * t * slope + rounding || t < 1e-10 {
                 break (cand, l);
@@ -150,11 +150,12 @@ pub fn minimise_tabular(
         let largest = step.iter().fold(0.0_f64, |m, s| m.max((t * s).abs()));
         theta = next;
         loss = next_loss;
-        if largest <= STEP_TOL * theta.iter().fold(1.0_f64, |m, v| m.max(v.abs())) {
+        if largest <= MINIMISER_STEP * theta.iter().fold(1.0_f64, |m, v| m.max(v.abs())) {
             return Ok(Minimised {
                 policy: TabularPolicy::new(
                     &Array2::from_shape_vec((xs, ys), theta).expect("same shape"),
-                ),
+                )
+                .map_err(MinimiseError::Policy)?,
                 iterations: iteration,
                 loss,
             });
@@ -167,6 +168,35 @@ pub fn minimise_tabular(
         }
     }
     unreachable!("the loop returns on its last iteration")
+}
+
+/// The logits that move: all but the last of every prompt's row (the gauge).
+pub(crate) fn free_coordinates(prompts: usize, responses: usize) -> Vec<usize> {
+    (0..prompts * responses)
+        .filter(|i| i % responses != responses - 1)
+        .collect()
+}
+
+/// Solves $H_{FF}\,s = b$ for the Hessian restricted to the free coordinates $F$;
+/// `None` if it is singular.
+pub(crate) fn solve_hessian(
+    theta: &[f64],
+    log_ref: &Array2<f64>,
+    pairs: &[Pair],
+    beta: f64,
+    free: &[usize],
+    rhs: &[f64],
+) -> Option<Vec<f64>> {
+    let hessian = tabular_hessian(theta, log_ref, pairs, beta);
+    let n = free.len();
+    let mut a = vec![vec![0.0; n + 1]; n];
+    for (i, &fi) in free.iter().enumerate() {
+        for (j, &fj) in free.iter().enumerate() {
+            a[i][j] = hessian[[fi, fj]];
+        }
+        a[i][n] = rhs[i];
+    }
+    solve(a)
 }
 
 /// The exact Hessian of the tabular DPO loss (see [`minimise_tabular`]).
@@ -202,10 +232,12 @@ fn solve(mut a: Vec<Vec<f64>>) -> Option<Vec<f64>> {
             return None;
         }
         a.swap(col, pivot);
-        for row in col + 1..n {
-            let f = a[row][col] / a[col][col];
-            for k in col..=n {
-                a[row][k] -= f * a[col][k];
+        let (top, rest) = a.split_at_mut(col + 1);
+        let pivot_row = &top[col];
+        for row in rest.iter_mut() {
+            let f = row[col] / pivot_row[col];
+            for (v, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                *v -= f * p;
             }
         }
     }

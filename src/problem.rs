@@ -293,7 +293,8 @@ impl Problem {
         seed: u64,
     ) -> Result<Self, ProblemError> {
         use crate::policy::{Policy, TabularPolicy};
-        let reference = TabularPolicy::random(prompts, responses, 1.0, seed);
+        let reference = TabularPolicy::random(prompts, responses, 1.0, seed)
+            .map_err(|_| ProblemError::EmptyResponseSet { prompts, responses })?;
         Self::from_log_reference(
             reference.log_prob_table(),
             random_reward(prompts, responses, reward_scale, seed ^ 0x5eed),

@@ -4,10 +4,9 @@
 use ndarray::{Array1, Array3};
 use ndarray_rand::rand::rngs::StdRng;
 use ndarray_rand::rand::SeedableRng;
-use ndarray_rand::rand_distr::Normal;
 use ndarray_rand::RandomExt;
 
-use super::{log_softmax_nonempty, softmax, Policy};
+use super::{check_finite, log_softmax_nonempty, normal, softmax, Policy, PolicyError};
 use crate::scalar::Real;
 
 /// Features (prompts × responses × d) and a weight vector $\theta \in \mathbb R^d$.
@@ -20,20 +19,41 @@ pub struct LogLinearPolicy {
 impl LogLinearPolicy {
     /// The policy with features $\phi$ (prompts × responses × d) and weights $\theta$ (length d).
     ///
-    /// # Panics
-    /// If `theta.len()` differs from the feature dimension d.
-    pub fn new(features: Array3<f64>, theta: Array1<f64>) -> Self {
-        assert_eq!(features.dim().2, theta.len(), "one weight per feature");
-        Self {
+    /// # Errors
+    /// [`PolicyError::Empty`] without prompts, responses or features;
+    /// [`PolicyError::ParameterCount`] if `theta.len()` is not d; [`PolicyError::NonFinite`]
+    /// for a NaN or infinite feature (index into the flattened features) or weight (index
+    /// offset by the number of features).
+    pub fn new(features: Array3<f64>, theta: Array1<f64>) -> Result<Self, PolicyError> {
+        let (xs, ys, d) = features.dim();
+        if xs == 0 || ys == 0 || d == 0 {
+            return Err(PolicyError::Empty);
+        }
+        if theta.len() != d {
+            return Err(PolicyError::ParameterCount {
+                expected: d,
+                got: theta.len(),
+            });
+        }
+        check_finite(features.iter().chain(theta.iter()))?;
+        Ok(Self {
             features,
             theta: theta.to_vec(),
-        }
+        })
     }
 
     /// Features and weights drawn i.i.d. $\mathcal N(0, 1)$ from the seeded generator.
-    pub fn random(prompts: usize, responses: usize, dim: usize, seed: u64) -> Self {
+    ///
+    /// # Errors
+    /// [`PolicyError::Empty`] if a size is zero.
+    pub fn random(
+        prompts: usize,
+        responses: usize,
+        dim: usize,
+        seed: u64,
+    ) -> Result<Self, PolicyError> {
         let mut rng = StdRng::seed_from_u64(seed);
-        let normal = Normal::new(0.0, 1.0).expect("unit normal");
+        let normal = normal(1.0)?;
         let features = Array3::random_using((prompts, responses, dim), normal, &mut rng);
         let theta = Array1::random_using(dim, normal, &mut rng);
         Self::new(features, theta)

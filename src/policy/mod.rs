@@ -19,9 +19,73 @@ pub use loglinear::LogLinearPolicy;
 pub use sequence::SequencePolicy;
 pub use tabular::TabularPolicy;
 
+use std::fmt;
+
 use ndarray::Array2;
 
 use crate::scalar::{log_softmax, Real};
+
+/// Why a policy could not be built.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PolicyError {
+    /// A policy needs at least one prompt and one response (or content token).
+    Empty,
+    /// The parameter vector has the wrong length.
+    ParameterCount {
+        /// The length the shape requires.
+        expected: usize,
+        /// The length given.
+        got: usize,
+    },
+    /// Two policies that must share a shape do not.
+    ShapeMismatch,
+    /// The scale of random parameters must be finite and non-negative.
+    InvalidScale(f64),
+    /// A parameter or feature is NaN or infinite.
+    NonFinite {
+        /// Its flat index.
+        index: usize,
+    },
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => write!(f, "a policy needs at least one prompt and one response"),
+            Self::ParameterCount { expected, got } => {
+                write!(f, "expected {expected} parameters, got {got}")
+            }
+            Self::NonFinite { index } => write!(f, "parameter or feature {index} is not finite"),
+            Self::ShapeMismatch => write!(f, "the two policies have different shapes"),
+            Self::InvalidScale(s) => {
+                write!(
+                    f,
+                    "scale {s} of random parameters must be finite and non-negative"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// $\mathcal N(0, s^2)$, or the error naming a bad scale.
+pub(crate) fn normal(scale: f64) -> Result<ndarray_rand::rand_distr::Normal<f64>, PolicyError> {
+    if !(scale.is_finite() && scale >= 0.0) {
+        return Err(PolicyError::InvalidScale(scale));
+    }
+    ndarray_rand::rand_distr::Normal::new(0.0, scale).map_err(|_| PolicyError::InvalidScale(scale))
+}
+
+/// Checks that every value is finite.
+pub(crate) fn check_finite<'a>(
+    values: impl IntoIterator<Item = &'a f64>,
+) -> Result<(), PolicyError> {
+    match values.into_iter().position(|v| !v.is_finite()) {
+        Some(index) => Err(PolicyError::NonFinite { index }),
+        None => Ok(()),
+    }
+}
 
 /// A policy with a flat parameter vector $\theta$.
 pub trait Policy {

@@ -5,7 +5,7 @@
 //! content token ($c = 0$ at the start). A response is a content sequence $t_1\dots t_k$ with
 //! $0 \le k \le L$: it ends with END when $k < L$, and the length bound $L$ ends it otherwise.
 //! So
-//! $$\log\pi(y|x) = \sum_{i=1}^{k} \log\pi(t_i \mid x, t_{i-1}) + [k < L]\,\log\pi(\text{END}\mid x, t_k),$$
+//! $$\log\pi(y|x) = \sum_{i=1}^{k} \log\pi(t_i \mid x, t_{i-1}) + \mathbf 1_{k < L}\,\log\pi(\text{END}\mid x, t_k),$$
 //! and the $\sum_{k=0}^{L} V^k$ responses are enumerated, making every expectation and
 //! $Z(x)$ an exact sum. Unlike the tabular policy it cannot represent every distribution over
 //! responses (a bigram forgets all but the last token).
@@ -13,10 +13,9 @@
 use ndarray::Array1;
 use ndarray_rand::rand::rngs::StdRng;
 use ndarray_rand::rand::SeedableRng;
-use ndarray_rand::rand_distr::Normal;
 use ndarray_rand::RandomExt;
 
-use super::{log_softmax_nonempty, softmax, Policy};
+use super::{check_finite, log_softmax_nonempty, normal, softmax, Policy, PolicyError};
 use crate::scalar::Real;
 
 /// The bigram policy; $\theta_{x,c,t}$ is stored at `(x * (V+1) + c) * (V+1) + t`, where the
@@ -39,11 +38,27 @@ pub const END: usize = 0;
 impl SequencePolicy {
     /// The policy over `vocab` content tokens with at most `max_len` of them per response.
     ///
-    /// # Panics
-    /// If `vocab == 0` or `theta.len() != prompts * (vocab + 1)^2`.
-    pub fn new(prompts: usize, vocab: usize, max_len: usize, theta: Vec<f64>) -> Self {
-        assert!(vocab > 0, "at least one content token");
-        assert_eq!(theta.len(), prompts * (vocab + 1) * (vocab + 1));
+    /// # Errors
+    /// [`PolicyError::Empty`] without prompts or content tokens;
+    /// [`PolicyError::ParameterCount`] unless `theta.len() == prompts * (vocab + 1)^2`;
+    /// [`PolicyError::NonFinite`] for a NaN or infinite logit.
+    pub fn new(
+        prompts: usize,
+        vocab: usize,
+        max_len: usize,
+        theta: Vec<f64>,
+    ) -> Result<Self, PolicyError> {
+        if prompts == 0 || vocab == 0 {
+            return Err(PolicyError::Empty);
+        }
+        let expected = prompts * (vocab + 1) * (vocab + 1);
+        if theta.len() != expected {
+            return Err(PolicyError::ParameterCount {
+                expected,
+                got: theta.len(),
+            });
+        }
+        check_finite(&theta)?;
         let mut responses: Vec<Vec<usize>> = vec![Vec::new()];
         let mut frontier = responses.clone();
         for _ in 0..max_len {
@@ -73,20 +88,29 @@ impl SequencePolicy {
                 steps
             })
             .collect();
-        Self {
+        Ok(Self {
             prompts,
             vocab,
             max_len,
             theta,
             responses,
             steps,
-        }
+        })
     }
 
     /// Logits drawn i.i.d. $\mathcal N(0, s^2)$ from the seeded generator.
-    pub fn random(prompts: usize, vocab: usize, max_len: usize, scale: f64, seed: u64) -> Self {
+    ///
+    /// # Errors
+    /// As [`SequencePolicy::new`], and [`PolicyError::InvalidScale`] for a bad scale.
+    pub fn random(
+        prompts: usize,
+        vocab: usize,
+        max_len: usize,
+        scale: f64,
+        seed: u64,
+    ) -> Result<Self, PolicyError> {
         let mut rng = StdRng::seed_from_u64(seed);
-        let normal = Normal::new(0.0, scale).expect("scale is finite and non-negative");
+        let normal = normal(scale)?;
         let n = prompts * (vocab + 1) * (vocab + 1);
         Self::new(
             prompts,
@@ -104,6 +128,36 @@ impl SequencePolicy {
     /// The length bound $L$.
     pub fn max_len(&self) -> usize {
         self.max_len
+    }
+
+    /// Sequence-level $\mathrm{KL}(\pi(\cdot|x)\,\|\,\rho(\cdot|x))$ to another bigram policy
+    /// $\rho$ of the same vocabulary and length bound, by the chain rule of relative entropy:
+    /// $$\mathrm{KL}(\pi\|\rho) = \sum_{s:\,|s| < L}\pi(s)\,\mathrm{KL}\big(\pi(\cdot\mid x,s)\,\|\,\rho(\cdot\mid x,s)\big),$$
+    /// summing over content prefixes $s$ (whose next output is still drawn) the per-token
+    /// divergence weighted by the prefix probability $\pi(s) = \prod_i \pi(t_i\mid x,t_{i-1})$.
+    /// This is how per-token KL penalties add up to the sequence-level one.
+    ///
+    /// # Errors
+    /// [`PolicyError::ShapeMismatch`] if `other` has another shape.
+    pub fn sequence_kl(&self, other: &Self, x: usize) -> Result<f64, PolicyError> {
+        if (other.prompts, other.vocab, other.max_len) != (self.prompts, self.vocab, self.max_len) {
+            return Err(PolicyError::ShapeMismatch);
+        }
+        let token = |policy: &Self, c: usize| -> Vec<f64> {
+            log_softmax_nonempty(&policy.theta[policy.block(x, c)])
+        };
+        let mut total = 0.0;
+        for tokens in self.responses.iter().filter(|t| t.len() < self.max_len) {
+            let mut log_prefix = 0.0;
+            let mut context = 0;
+            for &t in tokens {
+                log_prefix += token(self, context)[t];
+                context = t;
+            }
+            let (p, q) = (token(self, context), token(other, context));
+            total += log_prefix.exp() * crate::divergence::kl(&p, &q);
+        }
+        Ok(total)
     }
 
     fn block(&self, x: usize, context: usize) -> std::ops::Range<usize> {

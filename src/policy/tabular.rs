@@ -3,10 +3,9 @@
 use ndarray::Array2;
 use ndarray_rand::rand::rngs::StdRng;
 use ndarray_rand::rand::SeedableRng;
-use ndarray_rand::rand_distr::Normal;
 use ndarray_rand::RandomExt;
 
-use super::{log_softmax_nonempty, softmax, Policy};
+use super::{check_finite, log_softmax_nonempty, normal, softmax, Policy, PolicyError};
 use crate::scalar::Real;
 
 /// One logit row per prompt; parameters are stored row-major ($\theta_{x,y}$ at `x * Y + y`).
@@ -19,19 +18,36 @@ pub struct TabularPolicy {
 
 impl TabularPolicy {
     /// The policy with the given logits (prompts × responses).
-    pub fn new(logits: &Array2<f64>) -> Self {
+    ///
+    /// # Errors
+    /// [`PolicyError::Empty`] for a table without rows or columns,
+    /// [`PolicyError::NonFinite`] for a NaN or infinite logit.
+    pub fn new(logits: &Array2<f64>) -> Result<Self, PolicyError> {
         let (prompts, responses) = logits.dim();
-        Self {
+        if prompts == 0 || responses == 0 {
+            return Err(PolicyError::Empty);
+        }
+        check_finite(logits.iter())?;
+        Ok(Self {
             prompts,
             responses,
             logits: logits.iter().copied().collect(),
-        }
+        })
     }
 
     /// Logits drawn i.i.d. $\mathcal N(0, s^2)$ from the seeded generator.
-    pub fn random(prompts: usize, responses: usize, scale: f64, seed: u64) -> Self {
+    ///
+    /// # Errors
+    /// [`PolicyError::InvalidScale`] unless $0 \le s < \infty$; [`PolicyError::Empty`] for
+    /// zero prompts or responses.
+    pub fn random(
+        prompts: usize,
+        responses: usize,
+        scale: f64,
+        seed: u64,
+    ) -> Result<Self, PolicyError> {
         let mut rng = StdRng::seed_from_u64(seed);
-        let normal = Normal::new(0.0, scale).expect("scale is finite and non-negative");
+        let normal = normal(scale)?;
         Self::new(&Array2::random_using(
             (prompts, responses),
             normal,

@@ -14,8 +14,8 @@ use crate::partition::{log_partition, optimal_policy};
 use crate::policy::{LogLinearPolicy, Policy, SequencePolicy, TabularPolicy};
 use crate::population::{minimise_tabular, population_pairs, worst_total_variation};
 use crate::prec::{
-    rel_error, COMPOSITE_REL, FINITE_DIFFERENCE_REL, GOODNESS_OF_FIT_ALPHA, POPULATION_TV,
-    RATE_EXPONENT_BAND, READ_BACK_CLASS,
+    rel_error, COMPOSITE_REL, FINITE_DIFFERENCE_REL, FISHER_RATIO_BAND, GOODNESS_OF_FIT_ALPHA,
+    POPULATION_TV, RATE_EXPONENT_BAND, READ_BACK_CLASS,
 };
 use crate::preference::{bradley_terry_log_prob, plackett_luce_log_prob};
 use crate::problem::{random_reward, Problem, ProblemError};
@@ -47,10 +47,16 @@ pub fn cases() -> Vec<Case> {
     for seed in 0..3u64 {
         for &(prompts, vocab, max_len) in &[(2, 2, 1), (3, 2, 2), (2, 2, 3)] {
             let reference = if seed % 2 == 0 {
-                let ys = SequencePolicy::random(1, vocab, max_len, 1.0, 0).responses();
-                TabularPolicy::random(prompts, ys, 1.0, seed).log_prob_table()
+                let ys = SequencePolicy::random(1, vocab, max_len, 1.0, 0)
+                    .expect("built-in inputs are valid")
+                    .responses();
+                TabularPolicy::random(prompts, ys, 1.0, seed)
+                    .expect("built-in inputs are valid")
+                    .log_prob_table()
             } else {
-                SequencePolicy::random(prompts, vocab, max_len, 1.0, seed).log_prob_table()
+                SequencePolicy::random(prompts, vocab, max_len, 1.0, seed)
+                    .expect("built-in inputs are valid")
+                    .log_prob_table()
             };
             let reward = random_reward(prompts, reference.ncols(), 1.0, seed + 100);
             for &beta in &BETAS {
@@ -73,9 +79,15 @@ fn random_policy_tables(case: &Case) -> Vec<Array2<f64>> {
     let (xs, ys) = (case.problem.prompts(), case.problem.responses());
     let s = case.seed + 7;
     vec![
-        TabularPolicy::random(xs, ys, 1.5, s).log_prob_table(),
-        LogLinearPolicy::random(xs, ys, 3, s).log_prob_table(),
-        SequencePolicy::random(xs, case.vocab, case.max_len, 1.5, s).log_prob_table(),
+        TabularPolicy::random(xs, ys, 1.5, s)
+            .expect("built-in inputs are valid")
+            .log_prob_table(),
+        LogLinearPolicy::random(xs, ys, 3, s)
+            .expect("built-in inputs are valid")
+            .log_prob_table(),
+        SequencePolicy::random(xs, case.vocab, case.max_len, 1.5, s)
+            .expect("built-in inputs are valid")
+            .log_prob_table(),
     ]
 }
 
@@ -164,6 +176,16 @@ fn input_checks() -> Vec<ClaimCheck> {
                 crate::preference::PreferenceError::NotAPermutation { .. }
             ))
         ),
+        matches!(
+            TabularPolicy::new(&Array2::from_elem((1, 2), f64::NAN)),
+            Err(crate::policy::PolicyError::NonFinite { index: 0 })
+        ),
+        matches!(
+            minimise_tabular(&good_ref.mapv(f64::ln), &[], 1.0),
+            Err(crate::population::MinimiseError::Input(
+                crate::dpo::DpoError::NoPairs
+            ))
+        ),
     ];
     vec![ClaimCheck::new(
         "C-input-1",
@@ -207,9 +229,10 @@ fn policy_checks() -> Vec<ClaimCheck> {
     let mut score = Vec::new();
     let mut tokens = Vec::new();
     for seed in 0..3 {
-        let tab = TabularPolicy::random(3, 5, 2.0, seed);
-        let lin = LogLinearPolicy::random(3, 6, 4, seed);
-        let seq = SequencePolicy::random(2, 2 + seed as usize % 2, 3, 2.0, seed);
+        let tab = TabularPolicy::random(3, 5, 2.0, seed).expect("built-in inputs are valid");
+        let lin = LogLinearPolicy::random(3, 6, 4, seed).expect("built-in inputs are valid");
+        let seq = SequencePolicy::random(2, 2 + seed as usize % 2, 3, 2.0, seed)
+            .expect("built-in inputs are valid");
         norm.extend(normalisation_errors(&tab));
         norm.extend(normalisation_errors(&lin));
         norm.extend(normalisation_errors(&seq));
@@ -271,8 +294,8 @@ fn sequence_token_errors(seq: &SequencePolicy) -> Vec<f64> {
 }
 
 fn objective_checks(cases: &[Case]) -> Vec<ClaimCheck> {
-    let (mut a1, mut opt_value, mut gap, mut stationary, mut logz) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let [mut a1, mut opt_value, mut gap, mut stationary, mut logz]: [Vec<f64>; 5] =
+        Default::default();
     let mut normalised = Vec::new();
     for case in cases {
         let p = &case.problem;
@@ -327,11 +350,30 @@ fn objective_checks(cases: &[Case]) -> Vec<ClaimCheck> {
             ));
         }
     }
+    let mut chain_rule = Vec::new();
+    for seed in 0..3u64 {
+        for &(vocab, max_len) in &[(2, 1), (2, 3), (3, 2)] {
+            let pi = SequencePolicy::random(2, vocab, max_len, 1.5, seed).expect("valid");
+            let rho = SequencePolicy::random(2, vocab, max_len, 1.5, seed + 50).expect("valid");
+            let (a, b) = (pi.log_prob_table(), rho.log_prob_table());
+            for x in 0..2 {
+                let direct = kl(&a.row(x).to_vec(), &b.row(x).to_vec());
+                let by_tokens = pi.sequence_kl(&rho, x).expect("same shape");
+                chain_rule.push(rel_error(by_tokens, direct, 1.0));
+            }
+        }
+    }
     vec![
         ClaimCheck::new(
             "C-obj-1",
             "A.1: J(pi) = -beta E_x[KL(pi||pi_r) - log Z(x)] for random pi (3 policy kinds)",
             a1,
+            COMPOSITE_REL,
+        ),
+        ClaimCheck::new(
+            "C-obj-2",
+            "sequence KL(pi||rho) over enumerated responses = sum of prefix-weighted token KLs",
+            chain_rule,
             COMPOSITE_REL,
         ),
         ClaimCheck::new(
@@ -388,14 +430,8 @@ fn simplex_gradient(
 }
 
 fn reward_checks(cases: &[Case]) -> Vec<ClaimCheck> {
-    let (mut round, mut def1, mut lemma2, mut thm1, mut thm1_class, mut prop1) = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
+    let [mut round, mut def1, mut lemma2, mut thm1, mut thm1_class, mut prop1]: [Vec<f64>; 6] =
+        Default::default();
     for case in cases {
         let p = &case.problem;
         let (beta, s) = (p.beta(), scale(p));
@@ -488,15 +524,9 @@ pub fn permutations(k: usize) -> Vec<Vec<usize>> {
 }
 
 fn preference_checks(cases: &[Case]) -> Vec<ClaimCheck> {
-    let (mut bt_form, mut bt_closed, mut pl_bt, mut pl_sum, mut pl_form, mut lemma1) = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
-    for case in cases.iter().filter(|c| c.problem.responses() <= 7) {
+    let [mut bt_form, mut bt_closed, mut pl_bt, mut pl_sum, mut pl_form, mut lemma1]: [Vec<f64>;
+        6] = Default::default();
+    for case in cases {
         let p = &case.problem;
         let beta = p.beta();
         let opt = optimal_policy(p);
@@ -585,7 +615,14 @@ fn preference_checks(cases: &[Case]) -> Vec<ClaimCheck> {
 }
 
 /// The three gradient routes for one policy: (closed form vs tape, duals vs tape, finite
-/// differences vs tape), each relative to the gradient's largest entry.
+/// differences vs tape).
+///
+/// Errors are measured against the scale of the terms the gradient sums,
+/// $\max_k\sum_i w_i\beta\,\sigma(-\beta h_i)\,(|\partial_k\log\pi(y_w)| + |\partial_k\log\pi(y_l)|)$:
+/// the routes add the same terms in different orders (the tape cancels a tie's two equal and
+/// opposite adjoints only after adding them to others), so they agree to a few ulps of that
+/// sum, not of the total, which can be far smaller. Finite differences are held to the larger
+/// of that scale and $|\mathcal L|$, since their rounding is $\approx u|\mathcal L|/h$.
 pub fn gradient_route_errors<P: Policy>(
     policy: &P,
     log_ref: &Array2<f64>,
@@ -596,10 +633,12 @@ pub fn gradient_route_errors<P: Policy>(
     let tape = with_tape(|t| {
         let vars: Vec<_> = theta.iter().map(|&v| t.var(v)).collect();
         dpo_loss(policy, &vars, log_ref, pairs, beta)
+            .expect("built-in inputs are valid")
             .backward()
             .wrt_slice(&vars)
     });
-    let closed = dpo_gradient_closed_form(policy, theta, log_ref, pairs, beta);
+    let closed = dpo_gradient_closed_form(policy, theta, log_ref, pairs, beta)
+        .expect("built-in inputs are valid");
     let duals: Vec<f64> = (0..theta.len())
         .map(|j| {
             let d: Vec<Dual> = theta
@@ -607,28 +646,90 @@ pub fn gradient_route_errors<P: Policy>(
                 .enumerate()
                 .map(|(i, &v)| Dual::new(v, f64::from(u8::from(i == j))))
                 .collect();
-            dpo_loss(policy, &d, log_ref, pairs, beta).deriv()
+            dpo_loss(policy, &d, log_ref, pairs, beta)
+                .expect("built-in inputs are valid")
+                .deriv()
         })
         .collect();
     let fd: Vec<f64> = numdiff::gradient(
-        |t| dpo_loss(policy, t, log_ref, pairs, beta),
+        |t| dpo_loss(policy, t, log_ref, pairs, beta).expect("built-in inputs are valid"),
         theta,
         numdiff::DEFAULT_REL_STEP,
     )
     .iter()
     .map(|e| e.derivative)
     .collect();
-    let tiny = f64::MIN_POSITIVE;
+    let log_pi: Vec<Vec<f64>> = (0..policy.prompts())
+        .map(|x| policy.log_probs(theta, x))
+        .collect();
+    let mut terms = vec![0.0; theta.len()];
+    for p in pairs {
+        let (x, w, l) = (p.prompt, p.chosen, p.rejected);
+        let z = beta * ((log_pi[x][w] - log_ref[[x, w]]) - (log_pi[x][l] - log_ref[[x, l]]));
+        let c = (p.weight * beta * (-z).sigmoid()).abs();
+        let (s_w, s_l) = (policy.score(theta, x, w), policy.score(theta, x, l));
+        for ((t, a), b) in terms.iter_mut().zip(s_w).zip(s_l) {
+            *t += c * (a.abs() + b.abs());
+        }
+    }
+    let scale = terms.iter().fold(f64::MIN_POSITIVE, |m, &t| m.max(t));
+    let loss = dpo_loss(policy, theta, log_ref, pairs, beta)
+        .expect("built-in inputs are valid")
+        .abs();
     [
-        max_rel_error(&closed, &tape, tiny),
-        max_rel_error(&duals, &tape, tiny),
-        max_rel_error(&fd, &tape, tiny),
+        max_rel_error(&closed, &tape, scale),
+        max_rel_error(&duals, &tape, scale),
+        max_rel_error(&fd, &tape, scale.max(loss)),
+    ]
+}
+
+/// The chain's Eq. 7 on a policy against the loss module's sigmoid loss on the batch of the
+/// policy's log-probabilities: (value error, gradient error). The module's per-log-probability
+/// gradient is carried to $\theta$ by the closed-form scores,
+/// $\nabla_\theta\mathcal L = \sum_i g^w_i\nabla\log\pi(y_{w,i}) + g^l_i\nabla\log\pi(y_{l,i})$.
+/// `pairs` must have equal weights (the module takes the batch mean).
+pub fn loss_module_errors<P: Policy>(
+    policy: &P,
+    log_ref: &Array2<f64>,
+    pairs: &[Pair],
+    beta: f64,
+) -> [f64; 2] {
+    let theta = policy.params();
+    let lp = policy.log_prob_table();
+    let column = |f: &dyn Fn(&Pair) -> f64| pairs.iter().map(f).collect::<Vec<f64>>();
+    let pc = column(&|q| lp[[q.prompt, q.chosen]]);
+    let pr = column(&|q| lp[[q.prompt, q.rejected]]);
+    let rc = column(&|q| log_ref[[q.prompt, q.chosen]]);
+    let rr = column(&|q| log_ref[[q.prompt, q.rejected]]);
+    let spec = crate::loss::LossSpec::new(crate::loss::LossType::Sigmoid, beta);
+    let Ok(out) = crate::loss::compute(&spec, &crate::loss::PairLogps::new(&pc, &pr, &rc, &rr))
+    else {
+        return [f64::INFINITY; 2];
+    };
+    let mut grad = vec![0.0; theta.len()];
+    for (i, q) in pairs.iter().enumerate() {
+        let s_w = policy.score(theta, q.prompt, q.chosen);
+        let s_l = policy.score(theta, q.prompt, q.rejected);
+        for ((g, a), b) in grad.iter_mut().zip(s_w).zip(s_l) {
+            *g += out.grad_policy_chosen[i] * a + out.grad_policy_rejected[i] * b;
+        }
+    }
+    let chain = dpo_loss(policy, theta, log_ref, pairs, beta).expect("valid pairs");
+    let closed =
+        dpo_gradient_closed_form(policy, theta, log_ref, pairs, beta).expect("valid pairs");
+    [
+        rel_error(out.loss, chain, 1.0),
+        max_rel_error(
+            &grad,
+            &closed,
+            f64::MIN_POSITIVE.max(beta / pairs.len() as f64),
+        ),
     ]
 }
 
 fn dpo_checks(cases: &[Case]) -> Vec<ClaimCheck> {
-    let (mut closed, mut duals, mut fd, mut nll, mut values) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let [mut closed, mut duals, mut fd, mut nll, mut values, mut module]: [Vec<f64>; 6] =
+        Default::default();
     for case in cases {
         let p = &case.problem;
         let beta = p.beta();
@@ -641,28 +742,36 @@ fn dpo_checks(cases: &[Case]) -> Vec<ClaimCheck> {
             fd.push(e[2]);
         };
         record(gradient_route_errors(
-            &TabularPolicy::random(xs, ys, 1.0, s),
+            &TabularPolicy::random(xs, ys, 1.0, s).expect("built-in inputs are valid"),
             p.log_ref(),
             &pairs,
             beta,
         ));
         record(gradient_route_errors(
-            &LogLinearPolicy::random(xs, ys, 3, s),
+            &LogLinearPolicy::random(xs, ys, 3, s).expect("built-in inputs are valid"),
             p.log_ref(),
             &pairs,
             beta,
         ));
         record(gradient_route_errors(
-            &SequencePolicy::random(xs, case.vocab, case.max_len, 1.0, s),
+            &SequencePolicy::random(xs, case.vocab, case.max_len, 1.0, s)
+                .expect("built-in inputs are valid"),
+            p.log_ref(),
+            &pairs,
+            beta,
+        ));
+        module.extend(loss_module_errors(
+            &LogLinearPolicy::random(xs, ys, 3, s).expect("built-in inputs are valid"),
             p.log_ref(),
             &pairs,
             beta,
         ));
         // Eq. 7 = Eq. 2 at the implicit reward: the DPO loss is the reward-model NLL of
         // r_hat = beta log pi/pi_ref.
-        let policy = TabularPolicy::random(xs, ys, 1.0, s);
+        let policy = TabularPolicy::random(xs, ys, 1.0, s).expect("built-in inputs are valid");
         let lp = policy.log_prob_table();
-        let loss = dpo_loss(&policy, policy.params(), p.log_ref(), &pairs, beta);
+        let loss = dpo_loss(&policy, policy.params(), p.log_ref(), &pairs, beta)
+            .expect("built-in inputs are valid");
         let r_hat = (&lp - p.log_ref()) * beta;
         let nll_value: f64 = pairs
             .iter()
@@ -676,8 +785,9 @@ fn dpo_checks(cases: &[Case]) -> Vec<ClaimCheck> {
             .sum();
         nll.push(rel_error(loss, nll_value, 1.0));
         // At pi = pi_ref every margin is 0 and the loss is ln 2.
-        let reference = TabularPolicy::new(p.log_ref());
-        let at_ref = dpo_loss(&reference, reference.params(), p.log_ref(), &pairs, beta);
+        let reference = TabularPolicy::new(p.log_ref()).expect("built-in inputs are valid");
+        let at_ref = dpo_loss(&reference, reference.params(), p.log_ref(), &pairs, beta)
+            .expect("built-in inputs are valid");
         values.push(rel_error(at_ref, std::f64::consts::LN_2, 1.0));
     }
     // Closed forms of -log sigma(z) = ln(1 + e^{-z}): moderate z directly, and the extremes
@@ -707,6 +817,12 @@ fn dpo_checks(cases: &[Case]) -> Vec<ClaimCheck> {
             COMPOSITE_REL,
         ),
         ClaimCheck::new(
+            "C-dpo-3",
+            "chain's Eq. 7 on a policy = loss module's sigmoid loss on its log-probs (value, grad)",
+            module,
+            COMPOSITE_REL,
+        ),
+        ClaimCheck::new(
             "C-grad-1",
             "DPO gradient: paper's closed form (sigma(r_l - r_w) weights) = reverse tape",
             closed,
@@ -728,10 +844,16 @@ fn dpo_checks(cases: &[Case]) -> Vec<ClaimCheck> {
 }
 
 fn population_checks(cases: &[Case]) -> Vec<ClaimCheck> {
-    let (mut tv, mut class, mut entropy, mut grad) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for case in cases.iter().filter(|c| c.problem.responses() <= 7) {
-        let p = &case.problem;
+    let [mut tv, mut class, mut entropy, mut grad]: [Vec<f64>; 4] = Default::default();
+    // Besides the built-in cases, wide rewards r ~ U(-2, 2): at β = 0.05 the optimal logits
+    // span up to 80 and probabilities reach e^{-80}.
+    let wide: Vec<Problem> = BETAS
+        .iter()
+        .enumerate()
+        .map(|(i, &beta)| Problem::random(3, 6, 2.0, beta, 40 + i as u64).expect("valid"))
+        .collect();
+    let problems = cases.iter().map(|c| &c.problem).chain(&wide);
+    for p in problems {
         let beta = p.beta();
         let pairs = population_pairs(p);
         let opt = optimal_policy(p);
@@ -747,8 +869,9 @@ fn population_checks(cases: &[Case]) -> Vec<ClaimCheck> {
             }
         }
         // At pi_{r*} the loss is the mean binary entropy of the true preferences.
-        let star = TabularPolicy::new(&opt.log_pi);
-        let at_star = dpo_loss(&star, star.params(), p.log_ref(), &pairs, beta);
+        let star = TabularPolicy::new(&opt.log_pi).expect("built-in inputs are valid");
+        let at_star = dpo_loss(&star, star.params(), p.log_ref(), &pairs, beta)
+            .expect("built-in inputs are valid");
         let mut h = 0.0;
         for x in 0..p.prompts() {
             let (l, r) = (p.log_ref_row(x), p.reward().row(x));
@@ -764,6 +887,7 @@ fn population_checks(cases: &[Case]) -> Vec<ClaimCheck> {
         let g = with_tape(|t| {
             let vars: Vec<_> = star.params().iter().map(|&v| t.var(v)).collect();
             dpo_loss(&star, &vars, p.log_ref(), &pairs, beta)
+                .expect("built-in inputs are valid")
                 .backward()
                 .wrt_slice(&vars)
         });
@@ -797,24 +921,47 @@ fn population_checks(cases: &[Case]) -> Vec<ClaimCheck> {
     ]
 }
 
-/// The utilisation problem: 2 prompts, 4 responses, rewards in [-0.5, 0.5], β = 0.1.
-pub fn utilisation_problem(seed: u64) -> Problem {
-    Problem::random(2, 4, 0.5, 0.1, seed).expect("valid")
+/// The utilisation problem: 2 prompts, 4 responses, rewards in [-0.5, 0.5].
+///
+/// The rate checks use β = 1: the learnt logits are the Bradley–Terry estimates divided by β,
+/// so their error is $O(1/(\beta\sqrt{n}))$ and the asymptotic regime needs
+/// $n \gg 1/(\beta^2 \min_{a,b}\pi_{\text{ref}}(a)\pi_{\text{ref}}(b))$ pairs per prompt.
+pub fn utilisation_problem(beta: f64, seed: u64) -> Problem {
+    Problem::random(2, 4, 0.5, beta, seed).expect("valid")
 }
+
+/// Pairs per prompt at which the rate checks run the recipe.
+pub const RATE_SIZES: [usize; 4] = [1000, 4000, 16000, 64000];
+
+/// Seeded replications of the recipe at each size.
+pub const RATE_REPLICATIONS: u64 = 64;
 
 fn utilisation_checks() -> Vec<ClaimCheck> {
     let mut fit = Vec::new();
     let mut control = Vec::new();
-    for seed in 0..3 {
-        let p = utilisation_problem(seed);
+    for (seed, &beta) in BETAS.iter().enumerate() {
+        // The labels depend on r* only; β changes nothing in the test, but must not break it.
+        let seed = seed as u64;
+        let p = utilisation_problem(beta, seed);
         let pairs = sample_preferences(&p, 4000, seed + 1);
         // Error 1 - p: the claim holds when p >= alpha, i.e. error <= 1 - alpha.
         fit.push(1.0 - goodness_of_fit(&p, &pairs).p_value);
         let wrong = p.with_reward(p.reward() * 0.0).expect("finite");
         control.push(goodness_of_fit(&wrong, &pairs).p_value);
     }
-    let rate = error_rate(&utilisation_problem(5), &[250, 1000, 4000, 16000], 32, 99)
-        .map_or(f64::INFINITY, |(_, slope)| (slope + 0.5).abs());
+    let (rate, constant) = error_rate(
+        &utilisation_problem(1.0, 5),
+        &RATE_SIZES,
+        RATE_REPLICATIONS,
+        99,
+    )
+    .map_or((f64::INFINITY, f64::INFINITY), |r| {
+        let worst = r
+            .mse_ratio
+            .iter()
+            .fold(0.0_f64, |m, q| m.max((q - 1.0).abs()));
+        ((r.exponent + 0.5).abs(), worst)
+    });
     vec![
         ClaimCheck::new(
             "C-util-1",
@@ -833,6 +980,12 @@ fn utilisation_checks() -> Vec<ClaimCheck> {
             "learnt policy's RMS TV to pi_{r*} ~ n^{-1/2}: |fitted exponent + 1/2|",
             [rate],
             RATE_EXPONENT_BAND,
+        ),
+        ClaimCheck::new(
+            "C-util-4",
+            "mean squared error of the learnt policy / tr(J H^-1 J^T)/N (Fisher): |ratio - 1|",
+            [constant],
+            FISHER_RATIO_BAND,
         ),
     ]
 }
