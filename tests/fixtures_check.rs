@@ -309,3 +309,31 @@ fn python_style_non_finite_tokens_are_read() {
         r#"{"a": ["NaN", "-Infinity", "Infinity"], "NaN": "x NaN \"Infinity"}"#
     );
 }
+
+#[test]
+fn typed_vectors_read_every_valid_case() {
+    for (file, kind) in [
+        ("fixtures/ipo_test.json", "pair"),
+        ("fixtures/logps_from_logits_test.json", "logps"),
+    ] {
+        let f = Fixture::load(file).unwrap();
+        for (_, t) in f.valid_cases() {
+            if kind == "pair" {
+                let x = t.pair_inputs().unwrap();
+                let e = t.pair_expected().unwrap();
+                assert_eq!(x.policy_chosen_logps.len(), e.losses.len());
+                assert_eq!(e.metrics.len(), 6);
+            } else {
+                let x = t.logits_inputs().unwrap();
+                assert_eq!(x.logits.len(), x.labels.len());
+            }
+        }
+    }
+    // A test of the other family has no pair inputs: the error names the field.
+    let f = Fixture::load("fixtures/preference_test.json").unwrap();
+    let e = f.test_groups[0].tests[0].pair_inputs().unwrap_err();
+    assert!(
+        matches!(e, FixtureError::Field { ref field, .. } if field == "policy_chosen_logps"),
+        "{e:?}"
+    );
+}
