@@ -252,3 +252,46 @@ fn bug_class_cases_hold_their_closed_form_values() {
     assert_eq!(empty("authors"), Value::from("NaN"));
     assert_eq!(empty("trl-0.29"), Value::from(0.0));
 }
+
+/// The f32 and bf16 tolerances are met by an implementation other than the emulation that set
+/// them: the crate's own reduced-precision log-probabilities (log-softmax in f32 on f32 or bf16
+/// logits, per-token values stored in the tier).
+#[test]
+fn reduced_precision_logps_meet_their_tier_tolerance() {
+    use dpo_oracle::fixtures::Fields;
+    use dpo_oracle::logps::{sequence_logps_with_precision, LogpOptions, Precision, Reduction};
+    use ndarray::{Array2, Array3};
+    let f = Fixture::load(Path::new(DIR).join("logps_from_logits_test.json")).unwrap();
+    let mut checked = 0;
+    for (g, t) in f.valid_cases() {
+        let precision = match g.params.precision.as_str() {
+            "f32" => Precision::F32,
+            "bf16" => Precision::Bf16,
+            _ => continue,
+        };
+        let x = t.logits_inputs().unwrap();
+        let (b, tt, v) = (x.logits.len(), x.logits[0].len(), x.logits[0][0].len());
+        let logits = Array3::from_shape_vec((b, tt, v), x.logits.concat().concat()).unwrap();
+        let labels = Array2::from_shape_vec((b, tt), x.labels.concat()).unwrap();
+        let opts = LogpOptions::default().with_reduction(
+            if g.params.reduction.as_deref() == Some("mean") {
+                Reduction::Mean
+            } else {
+                Reduction::Sum
+            },
+        );
+        let got =
+            sequence_logps_with_precision(logits.view(), labels.view(), None, &opts, precision)
+                .unwrap();
+        for (a, e) in got.logps.iter().zip(t.expected.vector("logps").unwrap()) {
+            assert!(
+                g.tolerance().accepts(*a, e),
+                "tcId {}: {a} vs {e} under {:?}",
+                t.tc_id,
+                g.tolerance()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "{checked}");
+}
