@@ -48,11 +48,54 @@ fn main() -> ExitCode {
 fn verify() -> ExitCode {
     let rows = dpo_oracle::verify::run_all();
     print!("{}", dpo_oracle::verify::render_table(&rows));
-    if rows.iter().all(|r| r.passed()) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    if !rows.iter().all(|r| r.passed()) {
+        return ExitCode::FAILURE;
     }
+    regenerate_repository_fixtures()
+}
+
+/// Run from the repository (where `fixtures/schema/` exists), the main job also regenerates
+/// `fixtures/` and says whether any file changed; elsewhere it writes nothing.
+fn regenerate_repository_fixtures() -> ExitCode {
+    let dir = std::path::Path::new("fixtures");
+    if !dir.join("schema").is_dir() {
+        return ExitCode::SUCCESS;
+    }
+    let before = snapshot(dir);
+    match dpo_oracle::fixtures::generate::write_all(dir) {
+        Ok(summary) => {
+            let tests: usize = summary.iter().map(|s| s.1).sum();
+            let changed = before != snapshot(dir);
+            println!(
+                "fixtures/: {} files, {tests} tests regenerated; {}",
+                summary.len(),
+                if changed {
+                    "some files changed (see git diff)"
+                } else {
+                    "byte-identical to the files there before"
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The `.json` files directly under `dir` and their bytes, in name order.
+fn snapshot(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| std::fs::read(&p).ok().map(|b| (p, b)))
+        .collect();
+    files.sort();
+    files
 }
 
 fn fixtures(dir: &std::path::Path) -> ExitCode {
