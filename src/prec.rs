@@ -72,6 +72,72 @@ pub fn ulps(a: f64, b: f64) -> u64 {
     key(a).abs_diff(key(b))
 }
 
+/// Tolerance on $|\sum_y \pi_{\text{ref}}(y|x) - 1|$ when a reference policy is validated.
+/// A row normalised in `f64` over $n \le 10^4$ entries is off by at most $n u \approx 10^{-12}$;
+/// a row typed with nine significant digits by at most $\approx 10^{-9}$, so $10^{-9}$ accepts
+/// both and still rejects any row that is not meant to be a distribution.
+pub const DISTRIBUTION_SUM_TOL: f64 = 1e-9;
+
+/// Target of the population minimiser: worst-prompt total-variation distance to $\pi_{r^*}$
+/// (the figure the derivation chain is held to; Newton's method reaches ~1e-15).
+pub const POPULATION_TV: f64 = 1e-8;
+
+/// Definition-1 distance between the reward read back from the population minimiser through
+/// Eq. 5 and $r^*$: the read-back is $\beta\log\hat\pi/\pi_{\text{ref}}$, so a relative error
+/// $\varepsilon$ in $\hat\pi$ moves it by $\beta\varepsilon$; with $\varepsilon$ at the Newton
+/// stopping threshold (~1e-13 of logits up to $|r|/\beta \le 40$) it is below 1e-11, and
+/// 1e-9 leaves room while staying far below any visible error.
+pub const READ_BACK_CLASS: f64 = 1e-9;
+
+/// Significance level of the goodness-of-fit test of sampled preferences against
+/// Bradley–Terry: the seeded samples must have p-value at least this; the negative control
+/// (labels from a different reward) must fall below it.
+pub const GOODNESS_OF_FIT_ALPHA: f64 = 0.01;
+
+/// Allowed deviation of the fitted error-rate exponent from $-1/2$. The slope is fitted to
+/// the log RMS error of 64 replications at four sample sizes a factor 4 apart. The RMS of 64
+/// squared errors has relative standard deviation at most $\sqrt{2/64} \approx 0.18$ (one
+/// dominant error direction), so the log RMS has s.d. at most ≈ 0.09 and the slope at most
+/// $0.09/\sqrt{\sum(\ln n - \overline{\ln n})^2} = 0.09/\sqrt{9.6} \approx 0.03$: 0.1 is more
+/// than 3 standard errors (observed deviations over twelve problem/seed pairs: ≤ 0.025).
+pub const RATE_EXPONENT_BAND: f64 = 0.1;
+
+/// Newton's method on a DPO loss stops when its step is at most this fraction of the largest
+/// logit (a few hundred ulps); at that point the fitted margins are within about this relative
+/// error of the exact minimiser, since Newton converges quadratically.
+pub const MINIMISER_STEP: f64 = 1e-13;
+
+/// Allowed deviation from 1 of the ratio between the observed mean squared error of the
+/// learnt policy and its asymptotic (Fisher-information) prediction, at each sample size.
+/// Each mean is over 64 replications of a quadratic form in 6 approximately Gaussian
+/// coordinates, so its relative standard deviation is at most $\sqrt{2/64} \approx 0.18$ (one
+/// dominant direction) and ≈ 0.1 for the built-in problems; 0.5 is 2.8 to 5 standard errors.
+/// Finite-sample bias is O(1/n); the observed ratios (0.75 to 1.2 over twelve problem/seed
+/// pairs, n ≥ 1000 pairs per prompt at β = 1) show no trend in n.
+pub const FISHER_RATIO_BAND: f64 = 0.5;
+
+/// Relative error allowed between two evaluations of a softmax weight
+/// $e^{x_i - \mathrm{lse}(x)}$ (or of $1/\sum_j e^{x_j - x_i}$) when $\max_j |x_j| = $
+/// `max_abs_input`: the exponent $t$ is a difference of terms of magnitude up to
+/// $\max|x| + \ln n$, so it carries an absolute rounding error up to $u(2\max|x| + \ln n)
+/// \le 2u(\max|x| + 2)$ for $n \le e^4 \approx 54$, and $e^t$ turns that into the same relative
+/// error.
+/// Two routes differ by at most twice that; we allow twice again (the rounding of the
+/// log-sum-exp itself), plus [`ELEMENTARY_ULPS`] for the exponential and the sum.
+pub fn softmax_rel(max_abs_input: f64) -> f64 {
+    ELEMENTARY_ULPS * f64::EPSILON + 8.0 * UNIT_ROUNDOFF * (max_abs_input + 2.0)
+}
+
+/// Relative error allowed between two evaluations of a composite whose result is a smooth
+/// function $g(t)$ with $|g'(t)/g(t)| \le 1$ (such as $\sigma(-t)$, the slope of the DPO loss)
+/// of an argument $t$ that is a sum of terms of total magnitude `argument_scale`: $t$ carries
+/// an absolute rounding error of a few $u \cdot$`argument_scale` (we allow $16u$: up to eight
+/// roundings along the chain), which becomes the same relative error in $g$; two routes
+/// differ by twice that, on top of [`COMPOSITE_REL`].
+pub fn composite_rel(argument_scale: f64) -> f64 {
+    COMPOSITE_REL + 32.0 * UNIT_ROUNDOFF * argument_scale
+}
+
 /// Unit roundoff of `f32`: $u = 2^{-24}$.
 pub const F32_UNIT_ROUNDOFF: f64 = 1.0 / 16_777_216.0;
 

@@ -62,6 +62,11 @@ pub trait Real:
     /// $\ln \sigma(x) = -\operatorname{softplus}(-x)$ in stable form.
     fn log_sigmoid(self) -> Self;
 
+    /// $a x + b$ for constants $a$ = `scale`, $b$ = `shift`: one node on the tape instead of two.
+    fn affine(self, scale: f64, shift: f64) -> Self {
+        self * scale + shift
+    }
+
     /// $\sum_i x_i$. Empty input is an error: there is no context to make the zero in.
     fn sum(xs: &[Self]) -> Result<Self, AutodiffError> {
         let (&first, rest) = xs
@@ -72,22 +77,26 @@ pub trait Real:
 
     /// $\log \sum_i e^{x_i} = m + \log\sum_i e^{x_i - m}$ with $m = \max_i x_i$.
     ///
-    /// All $-\infty$ gives $-\infty$; any $+\infty$ gives $+\infty$; any NaN gives NaN.
+    /// Any NaN gives NaN. If the maximum $m$ is infinite ($+\infty$, or $-\infty$ when every
+    /// entry is), the result is $m$, as the mean of the $k$ entries equal to $m$: the limit of the
+    /// softmax weights $\partial\,\mathrm{lse}/\partial x_i$ when those entries move together is
+    /// $1/k$ on each of them and $0$ elsewhere, so no derivative becomes NaN (the shift would
+    /// give $\infty - \infty$).
     fn logsumexp(xs: &[Self]) -> Result<Self, AutodiffError> {
         let first = *xs
             .first()
             .ok_or(AutodiffError::EmptyInput { op: "logsumexp" })?;
         let m = max_value(xs.iter().map(|x| x.value()));
-        if !m.is_finite() {
-            // −∞ (every term is −∞), +∞, or NaN: the shift would give ∞ − ∞.
-            return Ok(if m.is_nan() {
-                xs.iter()
-                    .copied()
-                    .find(|x| x.value().is_nan())
-                    .unwrap_or(first)
-            } else {
-                first.constant(m)
-            });
+        if m.is_nan() {
+            return Ok(xs
+                .iter()
+                .copied()
+                .find(|x| x.value().is_nan())
+                .unwrap_or(first));
+        }
+        if m.is_infinite() {
+            let top: Vec<Self> = xs.iter().copied().filter(|x| x.value() == m).collect();
+            return Ok(Self::sum(&top)? / top.len() as f64);
         }
         let shifted: Vec<Self> = xs.iter().map(|&x| (x - m).exp()).collect();
         Ok(Self::sum(&shifted)?.ln() + m)
@@ -108,12 +117,30 @@ pub(crate) fn max_value(xs: impl Iterator<Item = f64>) -> f64 {
 /// $\frac1n\sum_i x_i$; empty input is an error.
 pub fn mean<R: Real>(xs: &[R]) -> Result<R, AutodiffError> {
     let n = xs.len() as f64;
-    Ok(R::sum(xs)? / n)
+    Ok(R::sum(xs).map_err(|_| AutodiffError::EmptyInput { op: "mean" })? / n)
 }
 
 /// $\log \operatorname{softmax}(x)_i = x_i - \operatorname{logsumexp}(x)$.
+///
+/// If the maximum $m$ is infinite, the result is the limit when the $k$ entries equal to $m$
+/// move together: $-\ln k$ for each of them (a constant) and $-\infty$ for the others, where
+/// $x_i - \mathrm{lse}$ would be $\infty - \infty$.
 pub fn log_softmax<R: Real>(xs: &[R]) -> Result<Vec<R>, AutodiffError> {
-    let lse = R::logsumexp(xs)?;
+    let lse = R::logsumexp(xs).map_err(|_| AutodiffError::EmptyInput { op: "log_softmax" })?;
+    let m = lse.value();
+    if m.is_infinite() {
+        let k = xs.iter().filter(|x| x.value() == m).count() as f64;
+        return Ok(xs
+            .iter()
+            .map(|&x| {
+                if x.value() == m {
+                    x.constant(-k.ln())
+                } else {
+                    x - lse
+                }
+            })
+            .collect());
+    }
     Ok(xs.iter().map(|&x| x - lse).collect())
 }
 
@@ -127,7 +154,7 @@ pub fn dot<R: Real>(a: &[R], b: &[R]) -> Result<R, AutodiffError> {
         });
     }
     let products: Vec<R> = a.iter().zip(b).map(|(&x, &y)| x * y).collect();
-    R::sum(&products)
+    R::sum(&products).map_err(|_| AutodiffError::EmptyInput { op: "dot" })
 }
 
 /// Plain evaluation: each elementary function's value from the shared table.
@@ -164,7 +191,7 @@ impl<'id> Real for Var<'id> {
         Var::value(self)
     }
     fn constant(self, c: f64) -> Self {
-        self.tape().push(c, &[])
+        self.tape().push(c, [])
     }
     fn exp(self) -> Self {
         Var::exp(self)
@@ -199,6 +226,10 @@ impl<'id> Real for Var<'id> {
     fn log_sigmoid(self) -> Self {
         Var::log_sigmoid(self)
     }
+    #[inline]
+    fn affine(self, scale: f64, shift: f64) -> Self {
+        self.unary((self.value() * scale + shift, scale))
+    }
 
     /// One node with every input as a parent, each with partial 1.
     fn sum(xs: &[Self]) -> Result<Self, AutodiffError> {
@@ -207,23 +238,25 @@ impl<'id> Real for Var<'id> {
         Ok(first.tape().push_nary(v, xs, |_| 1.0))
     }
 
-    /// One node with partials $\partial/\partial x_i = e^{x_i - \mathrm{lse}} = \operatorname{softmax}(x)_i$.
+    /// One node with partials $\partial/\partial x_i = e^{x_i - \mathrm{lse}} = \operatorname{softmax}(x)_i$,
+    /// and the limits of the provided method where some $x_i$ is infinite.
     fn logsumexp(xs: &[Self]) -> Result<Self, AutodiffError> {
         let first = xs
             .first()
             .ok_or(AutodiffError::EmptyInput { op: "logsumexp" })?;
         let values: Vec<f64> = xs.iter().map(|x| x.value()).collect();
         let lse = <f64 as Real>::logsumexp(&values)?;
-        if !lse.is_finite() {
-            // −∞: every term is −∞ and contributes nothing; +∞ or NaN: no finite softmax.
-            let d = if lse == f64::NEG_INFINITY {
-                0.0
-            } else {
-                f64::NAN
-            };
-            return Ok(first.tape().push_nary(lse, xs, |_| d));
-        }
-        Ok(first.tape().push_nary(lse, xs, |i| (values[i] - lse).exp()))
+        let tape = first.tape();
+        Ok(if lse.is_nan() {
+            // A NaN entry: the gradient is as undefined as the value.
+            tape.push_nary(lse, xs, |_| f64::NAN)
+        } else if lse.is_infinite() {
+            // The limit of the softmax: 1/k on each of the k entries at the maximum ±∞.
+            let k = values.iter().filter(|&&v| v == lse).count() as f64;
+            tape.push_nary(lse, xs, |i| if values[i] == lse { 1.0 / k } else { 0.0 })
+        } else {
+            tape.push_nary(lse, xs, |i| (values[i] - lse).exp())
+        })
     }
 }
 

@@ -99,7 +99,8 @@ pub fn sigmoid(x: f64) -> (f64, f64) {
 /// $f'(x) = \sigma(x)$.
 #[inline]
 pub fn softplus(x: f64) -> (f64, f64) {
-    (softplus_value(x), logistic_pair(x).0)
+    let (value, (s, _)) = softplus_with_logistic(x);
+    (value, s)
 }
 
 /// $f(x) = \ln \sigma(x) = -\operatorname{softplus}(-x)
@@ -109,18 +110,27 @@ pub fn softplus(x: f64) -> (f64, f64) {
 /// $-\infty$ in `f64` once $x < -709.8$.
 #[inline]
 pub fn log_sigmoid(x: f64) -> (f64, f64) {
-    (-softplus_value(-x), logistic_pair(x).1)
+    // softplus(−x) and (σ(−x), σ(x)); the derivative is σ(−x).
+    let (value, (s, _)) = softplus_with_logistic(-x);
+    (-value, s)
 }
 
 /// $(\sigma(x), \sigma(-x))$, each computed without cancellation.
 #[inline]
 fn logistic_pair(x: f64) -> (f64, f64) {
+    logistic_from(x, (-x.abs()).exp())
+}
+
+/// $(\sigma(x), \sigma(-x))$ given $e = e^{-|x|} \in [0, 1]$: $1/(1+e)$ and $e/(1+e)$, the
+/// larger and the smaller of the two, each within 2 ulps (one division, one product).
+/// NaN-propagating.
+#[inline]
+fn logistic_from(x: f64, e: f64) -> (f64, f64) {
     if x.is_nan() {
         return (x, x);
     }
-    let e = (-x.abs()).exp(); // in (0, 1]
     let big = 1.0 / (1.0 + e);
-    let small = e / (1.0 + e);
+    let small = e * big;
     if x >= 0.0 {
         (big, small)
     } else {
@@ -128,10 +138,12 @@ fn logistic_pair(x: f64) -> (f64, f64) {
     }
 }
 
-/// $\max(x, 0) + \ln(1 + e^{-|x|})$, NaN-propagating.
+/// $\operatorname{softplus}(x) = \max(x, 0) + \ln(1 + e^{-|x|})$ (NaN-propagating) and
+/// $(\sigma(x), \sigma(-x))$, sharing the one exponential $e^{-|x|}$.
 #[inline]
-fn softplus_value(x: f64) -> f64 {
-    relu(x).0 + (-x.abs()).exp().ln_1p()
+fn softplus_with_logistic(x: f64) -> (f64, (f64, f64)) {
+    let e = (-x.abs()).exp();
+    (relu(x).0 + e.ln_1p(), logistic_from(x, e))
 }
 
 #[cfg(test)]

@@ -19,6 +19,15 @@ pub enum AutodiffError {
         /// Shape of the right operand.
         right: Vec<usize>,
     },
+    /// An index (a response, a component) outside `0..len`.
+    IndexOutOfRange {
+        /// The operation that was called.
+        op: &'static str,
+        /// The index given.
+        index: usize,
+        /// The number of elements indexed.
+        len: usize,
+    },
 }
 
 impl fmt::Display for AutodiffError {
@@ -30,6 +39,9 @@ impl fmt::Display for AutodiffError {
                     f,
                     "{op}: shape mismatch, left {left:?} against right {right:?}"
                 )
+            }
+            Self::IndexOutOfRange { op, index, len } => {
+                write!(f, "{op}: index {index} out of range 0..{len}")
             }
         }
     }

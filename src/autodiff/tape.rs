@@ -68,8 +68,9 @@ pub fn with_tape<R>(f: impl for<'id> FnOnce(&'id Tape<'id>) -> R) -> R {
 
 impl<'id> Tape<'id> {
     /// A new input variable with value `x`.
+    #[inline]
     pub fn var(&'id self, x: f64) -> Var<'id> {
-        self.push(x, &[])
+        self.push(x, [])
     }
 
     /// Lifts every element of an array onto the tape as an input variable.
@@ -79,6 +80,14 @@ impl<'id> Tape<'id> {
         D: Dimension,
     {
         xs.map(|&x| self.var(x))
+    }
+
+    /// Reserves room for at least `nodes` more nodes with `edges` more edges in total (an
+    /// optimisation for a tape whose size is known in advance; it changes no result).
+    pub fn reserve(&self, nodes: usize, edges: usize) {
+        let mut list = self.nodes.borrow_mut();
+        list.start.reserve(nodes);
+        list.edges.reserve(edges);
     }
 
     /// Number of nodes recorded so far.
@@ -92,9 +101,14 @@ impl<'id> Tape<'id> {
     }
 
     /// Appends a node with the given value and `(parent, local partial)` edges.
-    pub(crate) fn push(&'id self, value: f64, edges: &[(usize, f64)]) -> Var<'id> {
+    #[inline]
+    pub(crate) fn push<const N: usize>(
+        &'id self,
+        value: f64,
+        edges: [(usize, f64); N],
+    ) -> Var<'id> {
         let mut nodes = self.nodes.borrow_mut();
-        nodes.edges.extend_from_slice(edges);
+        nodes.edges.extend(edges);
         let end = nodes.edges.len();
         nodes.start.push(end);
         Var {
@@ -144,11 +158,13 @@ impl fmt::Debug for Var<'_> {
 
 impl<'id> Var<'id> {
     /// The value computed in the forward pass.
+    #[inline]
     pub fn value(self) -> f64 {
         self.value
     }
 
     /// The tape this variable lives on.
+    #[inline]
     pub fn tape(self) -> &'id Tape<'id> {
         self.tape
     }
@@ -162,12 +178,14 @@ impl<'id> Var<'id> {
         let nodes = self.tape.nodes.borrow();
         let mut adjoint = vec![0.0; self.index + 1];
         adjoint[self.index] = 1.0;
-        for i in (0..=self.index).rev() {
+        // Node i's edges are edges[span[0]..span[1]] with span = start[i..i + 2].
+        let spans = nodes.start[..self.index + 2].windows(2).enumerate().rev();
+        for (i, span) in spans {
             let a = adjoint[i];
             if a == 0.0 {
                 continue;
             }
-            for &(p, w) in &nodes.edges[nodes.start[i]..nodes.start[i + 1]] {
+            for &(p, w) in &nodes.edges[span[0]..span[1]] {
                 adjoint[p] += w * a;
             }
         }
@@ -180,13 +198,12 @@ impl<'id> Var<'id> {
     /// A node with one parent (`self`) and local partial `d`.
     #[inline]
     pub(crate) fn unary(self, (value, d): (f64, f64)) -> Var<'id> {
-        self.tape.push(value, &[(self.index, d)])
+        self.tape.push(value, [(self.index, d)])
     }
 
     #[inline]
     fn binary(self, other: Var<'id>, value: f64, da: f64, db: f64) -> Var<'id> {
-        self.tape
-            .push(value, &[(self.index, da), (other.index, db)])
+        self.tape.push(value, [(self.index, da), (other.index, db)])
     }
 
     /// $e^x$.
@@ -268,6 +285,7 @@ macro_rules! binary_op {
     ($trait:ident, $method:ident, |$a:ident, $b:ident| $rule:expr) => {
         impl<'id> $trait for Var<'id> {
             type Output = Var<'id>;
+            #[inline]
             fn $method(self, rhs: Var<'id>) -> Var<'id> {
                 let ($a, $b) = (self.value, rhs.value);
                 let (v, da, db): (f64, f64, f64) = $rule;
@@ -276,6 +294,7 @@ macro_rules! binary_op {
         }
         impl<'id> $trait<f64> for Var<'id> {
             type Output = Var<'id>;
+            #[inline]
             fn $method(self, rhs: f64) -> Var<'id> {
                 let ($a, $b) = (self.value, rhs);
                 let (v, da, _): (f64, f64, f64) = $rule;
@@ -284,6 +303,7 @@ macro_rules! binary_op {
         }
         impl<'id> $trait<Var<'id>> for f64 {
             type Output = Var<'id>;
+            #[inline]
             fn $method(self, rhs: Var<'id>) -> Var<'id> {
                 let ($a, $b) = (self, rhs.value);
                 let (v, _, db): (f64, f64, f64) = $rule;
@@ -300,6 +320,7 @@ binary_op!(Div, div, |a, b| (a / b, 1.0 / b, -(a / b) / b));
 
 impl<'id> Neg for Var<'id> {
     type Output = Var<'id>;
+    #[inline]
     fn neg(self) -> Var<'id> {
         self.unary((-self.value, -1.0))
     }

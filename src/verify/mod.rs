@@ -56,7 +56,9 @@ impl ClaimCheck {
 pub fn run_all() -> Vec<ClaimCheck> {
     let mut rows = Vec::new();
     rows.extend(engine::checks());
+    rows.extend(chain::checks());
     rows.extend(losses::checks());
+    rows.extend(fixtures::checks());
     rows
 }
 
@@ -91,5 +93,7 @@ pub fn render_table(rows: &[ClaimCheck]) -> String {
     out
 }
 
+pub mod chain;
 pub mod engine;
+pub mod fixtures;
 pub mod losses;

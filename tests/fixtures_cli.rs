@@ -1,0 +1,85 @@
+//! The `fixtures` and `check` subcommands, run as a user runs them.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dpo-oracle"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("dpo-oracle-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn fixtures_writes_the_committed_files_and_nothing_else() {
+    let dir = temp_dir("fixtures");
+    std::fs::write(dir.join("mine.txt"), "a user's file").unwrap();
+    let out = bin().arg("fixtures").arg(&dir).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("total"));
+    let committed = std::fs::read_to_string("fixtures/ipo_test.json").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("ipo_test.json")).unwrap(),
+        committed
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("mine.txt")).unwrap(),
+        "a user's file"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_exits_zero_on_pass_one_on_failure_two_on_bad_input() {
+    let dir = temp_dir("check");
+    let candidate = dir.join("candidate.json");
+    // tcId 1 of the IPO file, exactly as expected, and reported in Python's style.
+    let f = dpo_oracle::fixtures::Fixture::load("fixtures/ipo_test.json").unwrap();
+    let expected = serde_json::Value::Object(f.test_groups[0].tests[0].expected.clone());
+    std::fs::write(
+        &candidate,
+        format!("{{\"ipo_test.json\": {{\"1\": {expected}}}}}"),
+    )
+    .unwrap();
+    let out = bin().arg("check").arg(&candidate).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed, 0 failed"));
+    std::fs::write(&candidate, r#"{"ipo_test.json": {"1": {"loss": NaN}}}"#).unwrap();
+    let out = bin().arg("check").arg(&candidate).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("failed tcIds: 1"));
+    std::fs::write(
+        &candidate,
+        r#"{"ipo_test.json": {"1": {"losses": [1, 2, 3, 4, 5, 6, 7]}}}"#,
+    )
+    .unwrap();
+    let out = bin().arg("check").arg(&candidate).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "candidate.json: at $[\"ipo_test.json\"][\"1\"][\"losses\"]: array of length 7"
+        ),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
