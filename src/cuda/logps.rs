@@ -12,8 +12,9 @@
 
 use super::error::driver;
 use super::{arg, download, poison, Bf16, CudaError, Gpu, Result};
-use crate::logps::{EmptyRule, LogpOptions, Reduction};
+use crate::logps::{scored_tokens, EmptyRule, LogpError, LogpOptions, Reduction};
 use cust::memory::DeviceBuffer;
+use ndarray::ArrayView2;
 
 /// Precision of the kernels' arithmetic and accumulation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,33 +237,32 @@ fn targets(
             });
         }
     }
-    if opts.shift && t < 2 {
-        return Err(CudaError::TooShortForShift { time: t });
-    }
-    let offset = usize::from(opts.shift);
+    let labels = ArrayView2::from_shape((b, t), labels).map_err(|_| CudaError::LengthMismatch {
+        what: "labels",
+        expected: b * t,
+        got: labels.len(),
+    })?;
+    let mask = mask.and_then(|m| ArrayView2::from_shape((b, t), m).ok());
+    let scored = scored_tokens(&labels, mask.as_ref(), v, opts).map_err(|e| match e {
+        LogpError::LabelOutOfRange {
+            batch,
+            pos,
+            label,
+            vocab,
+        } => CudaError::LabelOutOfRange {
+            batch,
+            pos,
+            label,
+            vocab,
+        },
+        _ => CudaError::TooShortForShift { time: t },
+    })?;
     let mut out = vec![-1i32; b * t];
-    let mut counts = vec![0usize; b];
-    for (seq, count) in counts.iter_mut().enumerate() {
-        for pos in offset..t {
-            let k = seq * t + pos;
-            let label = labels[k];
-            if label == opts.ignore_index {
-                continue;
-            }
-            // Every label but the ignore index must be a token, masked or not.
-            if label < 0 || label as u64 >= v as u64 {
-                return Err(CudaError::LabelOutOfRange {
-                    batch: seq,
-                    pos,
-                    label,
-                    vocab: v,
-                });
-            }
-            if mask.is_some_and(|m| !m[k]) {
-                continue;
-            }
-            out[k - offset] = label as i32;
-            *count += 1;
+    let counts = scored.iter().map(Vec::len).collect();
+    for (seq, tokens) in scored.iter().enumerate() {
+        for &(row, label) in tokens {
+            // Labels were checked against V, which fits the kernels' i32 indices.
+            out[seq * t + row] = label as i32;
         }
     }
     Ok((out, counts))

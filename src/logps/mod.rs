@@ -234,6 +234,21 @@ fn scored_positions(
     if v == 0 {
         return Err(LogpError::EmptyVocabulary);
     }
+    scored_tokens(labels, mask, v, opts)
+}
+
+/// For each row of `labels` `[B, T]`, the scored `(logit position, label)` pairs: with the shift,
+/// label position $t \ge 1$ is predicted by logit position $t - 1$. A position is scored when its
+/// label is not `ignore_index` and the mask (if any) is `true` there; every label other than
+/// `ignore_index` must be a token of the vocabulary of size `v`, masked or not. Shapes are the
+/// caller's to check (the CUDA path shares this scan).
+pub(crate) fn scored_tokens(
+    labels: &ArrayView2<i64>,
+    mask: Option<&ArrayView2<bool>>,
+    v: usize,
+    opts: &LogpOptions,
+) -> Result<Vec<Vec<(usize, usize)>>, LogpError> {
+    let (b, t) = labels.dim();
     if opts.shift && t < 2 {
         return Err(LogpError::TooShortForShift);
     }
