@@ -140,12 +140,13 @@ fn logps_rows(
     Ok(())
 }
 
-fn run() -> Result<bool> {
+/// Runs every benchmark; `None` when there is no usable driver, else whether every target is met.
+fn run() -> Result<Option<bool>> {
     let gpu = match Gpu::new() {
         Ok(gpu) => gpu,
         Err(e @ CudaError::DriverUnavailable { .. }) => {
             println!("SKIP gpu bench: {e}");
-            return Ok(true);
+            return Ok(None);
         }
         Err(e) => return Err(e),
     };
@@ -211,13 +212,14 @@ fn run() -> Result<bool> {
             share * 100.0
         );
     }
-    Ok(all_met)
+    Ok(Some(all_met))
 }
 
 fn main() {
     match run() {
-        Ok(true) => println!("gpu bench: every target met"),
-        Ok(false) => println!("gpu bench: some targets missed (see MISSED)"),
+        Ok(None) => println!("gpu bench: skipped, nothing measured"),
+        Ok(Some(true)) => println!("gpu bench: every target met"),
+        Ok(Some(false)) => println!("gpu bench: some targets missed (see MISSED)"),
         Err(e) => {
             println!("gpu bench failed: {e}");
             std::process::exit(1);

@@ -5,7 +5,8 @@
 # PTX loadable on any GPU from Turing on (the driver compiles it for the GPU at module load).
 #
 # Usage: scripts/gen-ptx.sh           write src/cuda/kernels/*.ptx
-#        scripts/gen-ptx.sh --check   fail if the committed PTX differs from a fresh generation
+#        scripts/gen-ptx.sh --check   fail if the committed PTX differs from a fresh generation,
+#                                     or if ptxas -arch=sm_90 (the H200's) rejects it or spills
 #        scripts/gen-ptx.sh --ptxas   also print ptxas -arch=sm_90 -v (registers, spills)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,16 @@ for cu in "$src"/*.cu; do
             echo "gen-ptx: $src/$name.ptx is not the PTX of $cu (run scripts/gen-ptx.sh)" >&2
             status=1
         fi
+        # Assemble for sm_90 as the driver's JIT will: PTX it rejects, or register spills
+        # (local-memory traffic in a memory-bound kernel), fail the check.
+        if ! "$bin/ptxas" -arch=sm_90 -v "$tmp/$name.ptx" -o /dev/null >"$tmp/$name.ptxas" 2>&1; then
+            cat "$tmp/$name.ptxas" >&2
+            echo "gen-ptx: ptxas -arch=sm_90 rejects the PTX of $cu" >&2
+            status=1
+        elif grep -E '[1-9][0-9]* bytes spill (stores|loads)' "$tmp/$name.ptxas" >&2; then
+            echo "gen-ptx: a kernel of $cu spills registers on sm_90" >&2
+            status=1
+        fi
         ;;
     --ptxas)
         cp "$tmp/$name.ptx" "$src/$name.ptx"
@@ -46,5 +57,5 @@ for cu in "$src"/*.cu; do
     *) cp "$tmp/$name.ptx" "$src/$name.ptx" ;;
     esac
 done
-[[ "$mode" == --check && $status == 0 ]] && echo "gen-ptx: committed PTX matches the sources"
+[[ "$mode" == --check && $status == 0 ]] && echo "gen-ptx: committed PTX matches the sources and assembles for sm_90 without spills"
 exit $status

@@ -40,13 +40,16 @@ tail -n 40 "$logs/cuda-tests.log"
 ./gpu-bench >"$logs/gpu-bench.log" 2>&1
 bench=$?
 grep -v '^|' "$logs/gpu-bench.log" | tail -n 30
+# Here a skip means the driver or the device was not usable: that is a failure, not a pass.
+if grep -q 'SKIP' "$logs/cuda-tests.log"; then tests=skipped; fi
+if grep -q '^SKIP' "$logs/gpu-bench.log"; then bench=skipped; fi
 echo
-echo "== cross-check: $([ $tests = 0 ] && echo PASS || echo FAIL) ($(grep -c '^test .* ok$' "$logs/cuda-tests.log") ok, $(grep -c '^test .* FAILED$' "$logs/cuda-tests.log") failed)"
-grep -E 'largest error' "$logs/cuda-tests.log" | sed 's/^/   /'
-echo "== benchmark: $([ $bench = 0 ] && echo ran || echo FAILED)"
+echo "== cross-check: $([ "$tests" = 0 ] && echo PASS || echo "FAIL ($tests)"): $(grep '^test result:' "$logs/cuda-tests.log" | tail -n 1)"
+grep -E 'largest error|SKIP|panicked' "$logs/cuda-tests.log" | sed 's/^/   /'
+echo "== benchmark: $([ "$bench" = 0 ] && echo ran || echo "FAILED ($bench)")"
 grep '^|' "$logs/gpu-bench.log"
 grep -E '^gpu bench' "$logs/gpu-bench.log"
-[ $tests = 0 ] && [ $bench = 0 ]
+[ "$tests" = 0 ] && [ "$bench" = 0 ]
 RUN
 chmod +x "$out/run.sh"
 du -sh "$out" >&2

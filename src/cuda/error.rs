@@ -92,6 +92,16 @@ pub enum CudaError {
         /// What has to happen first.
         needed: &'static str,
     },
+    /// A launch whose arguments disagree with the kernel's parameters as its PTX declares them
+    /// (a defect of this crate, caught before the launch).
+    KernelArguments {
+        /// The kernel.
+        kernel: String,
+        /// Its parameters' sizes in bytes (`None`: the PTX has no such kernel).
+        expected: Option<Vec<usize>>,
+        /// The sizes of the arguments given.
+        got: Vec<usize>,
+    },
 }
 
 impl fmt::Display for CudaError {
@@ -158,6 +168,22 @@ impl fmt::Display for CudaError {
                 )
             }
             CudaError::MissingStep { needed } => write!(f, "{needed} must come first"),
+            CudaError::KernelArguments {
+                kernel,
+                expected: Some(expected),
+                got,
+            } => write!(
+                f,
+                "launch of kernel {kernel} with arguments of {got:?} bytes; its PTX declares {expected:?}"
+            ),
+            CudaError::KernelArguments {
+                kernel,
+                expected: None,
+                got,
+            } => write!(
+                f,
+                "launch of kernel {kernel} (arguments of {got:?} bytes): the PTX has no such kernel"
+            ),
         }
     }
 }

@@ -21,6 +21,7 @@ mod error;
 pub mod logps;
 pub mod losses;
 mod ptx;
+mod signature;
 mod timing;
 
 pub use bf16::Bf16;
@@ -42,9 +43,10 @@ pub type Result<T> = std::result::Result<T, CudaError>;
 /// A CUDA context on device 0 with the crate's kernels loaded and one stream.
 pub struct Gpu {
     // Fields drop in order: modules and stream before the context they live in.
-    losses: Module,
-    logps: Module,
-    random: Module,
+    losses: Kernels,
+    logps: Kernels,
+    random: Kernels,
+    timing: Kernels,
     stream: Stream,
     name: String,
     multiprocessors: u32,
@@ -70,11 +72,11 @@ impl Gpu {
         let multiprocessors = device
             .get_attribute(DeviceAttribute::MultiprocessorCount)
             .map_err(driver("cuDeviceGetAttribute"))? as u32;
-        let load = |ptx: &str| Module::from_ptx(ptx, &[]).map_err(driver("cuModuleLoadData"));
         Ok(Gpu {
-            losses: load(ptx::LOSSES)?,
-            logps: load(ptx::LOGPS)?,
-            random: load(ptx::RANDOM)?,
+            losses: Kernels::load(ptx::LOSSES)?,
+            logps: Kernels::load(ptx::LOGPS)?,
+            random: Kernels::load(ptx::RANDOM)?,
+            timing: Kernels::load(ptx::TIMING)?,
             stream: Stream::new(StreamFlags::DEFAULT, None).map_err(driver("cuStreamCreate"))?,
             name,
             multiprocessors,
@@ -137,8 +139,9 @@ impl Gpu {
 
     /// `block` rounded down to a multiple of 32 in `32..=1024`, and down to the most threads per
     /// block that `function` can be launched with (it depends on its registers).
-    fn fit_block(&self, module: &Module, function: &str, block: u32) -> Result<u32> {
-        let f = module
+    fn fit_block(&self, kernels: &Kernels, function: &str, block: u32) -> Result<u32> {
+        let f = kernels
+            .module
             .get_function(function)
             .map_err(driver("cuModuleGetFunction"))?;
         let max = f
@@ -148,24 +151,30 @@ impl Gpu {
         Ok(block.clamp(32, max) / 32 * 32)
     }
 
-    /// Launches `function` of `module` with the given arguments.
+    /// Launches `function` of `kernels` with the given arguments, after checking their number
+    /// and sizes against the kernel's parameters as its PTX declares them
+    /// ([`CudaError::KernelArguments`] otherwise).
     ///
     /// # Safety
-    /// `args` must point to values whose types and order match the kernel's parameters, and the
-    /// buffers they reference must hold what the kernel reads and writes for this grid.
+    /// The arguments must be in the kernel's order with its types, and the buffers they reference
+    /// must hold what the kernel reads and writes for this grid.
     unsafe fn launch(
         &self,
-        module: &Module,
+        kernels: &Kernels,
         function: &str,
         grid: u32,
         block: u32,
-        args: &[*mut c_void],
+        args: &[Arg],
     ) -> Result<()> {
-        let f = module
+        let sizes: Vec<usize> = args.iter().map(|a| a.size).collect();
+        signature::check(&kernels.signatures, function, &sizes)?;
+        let f = kernels
+            .module
             .get_function(function)
             .map_err(driver("cuModuleGetFunction"))?;
+        let pointers: Vec<*mut c_void> = args.iter().map(|a| a.value).collect();
         self.stream
-            .launch(&f, GridSize::x(grid), BlockSize::x(block), 0, args)
+            .launch(&f, GridSize::x(grid), BlockSize::x(block), 0, &pointers)
             .map_err(driver("cuLaunchKernel"))
     }
 
@@ -194,9 +203,35 @@ impl Gpu {
     }
 }
 
-/// A kernel argument: a pointer to the value, as `cuLaunchKernel` takes it.
-fn arg<T: DeviceCopy>(value: &T) -> *mut c_void {
-    value as *const T as *mut c_void
+/// One module of kernels, with each kernel's parameter sizes read from its PTX.
+struct Kernels {
+    module: Module,
+    signatures: signature::Signatures,
+}
+
+impl Kernels {
+    fn load(ptx: &str) -> Result<Kernels> {
+        let signatures = signature::entries(ptx).ok_or(CudaError::KernelArguments {
+            kernel: "(a module whose parameter list could not be read)".to_string(),
+            expected: None,
+            got: Vec::new(),
+        })?;
+        let module = Module::from_ptx(ptx, &[]).map_err(driver("cuModuleLoadData"))?;
+        Ok(Kernels { module, signatures })
+    }
+}
+
+/// A kernel argument: a pointer to the value, as `cuLaunchKernel` takes it, and its size.
+struct Arg {
+    value: *mut c_void,
+    size: usize,
+}
+
+fn arg<T: DeviceCopy>(value: &T) -> Arg {
+    Arg {
+        value: value as *const T as *mut c_void,
+        size: std::mem::size_of::<T>(),
+    }
 }
 
 /// Downloads a device buffer's first `n` elements.

@@ -19,8 +19,17 @@ pub struct Timing {
     pub runs: usize,
 }
 
+/// How long the device is kept busy before each timed run: far longer than the host needs to
+/// queue the start event, the work (a few launches, each checked first) and the stop event.
+const HOLD_NS: u64 = 200_000;
+
 /// Runs `work` (which launches device work on `gpu`'s stream) `warmup` times untimed, then
 /// `runs` times, each between two events recorded on the stream; returns the median and range.
+///
+/// Before each timed run the stream is held busy for 200 µs by a kernel that waits on the
+/// device's clock, so the device reaches the start event only after the host has queued the
+/// work behind it: the events bracket the device's time for the work, without the host's time
+/// spent checking and launching it.
 pub fn time_median(
     gpu: &Gpu,
     warmup: usize,
@@ -35,6 +44,7 @@ pub fn time_median(
     for _ in 0..runs.max(1) {
         let start = Event::new(EventFlags::DEFAULT).map_err(driver("cuEventCreate"))?;
         let stop = Event::new(EventFlags::DEFAULT).map_err(driver("cuEventCreate"))?;
+        gpu.hold(HOLD_NS)?;
         start.record(&gpu.stream).map_err(driver("cuEventRecord"))?;
         work()?;
         stop.record(&gpu.stream).map_err(driver("cuEventRecord"))?;
@@ -74,4 +84,12 @@ pub fn copy_bandwidth(
     gpu.synchronize()?;
     let gbps = 2.0 * (words * 4) as f64 / (timing.median_us * 1e-6) / 1e9;
     Ok((gbps, timing))
+}
+
+impl Gpu {
+    /// Queues a kernel that keeps the stream busy for `ns` nanoseconds of device time.
+    fn hold(&self, ns: u64) -> Result<()> {
+        // SAFETY: `spin` takes one u64 and touches no memory.
+        unsafe { self.launch(&self.timing, "spin", 1, 1, &[super::arg(&ns)]) }
+    }
 }
