@@ -337,3 +337,41 @@ fn typed_vectors_read_every_valid_case() {
         "{e:?}"
     );
 }
+
+/// The crate's Plackett–Luce loss run as a user of the fixtures would run any implementation:
+/// read each case through the loader's typed fields, compute, and compare under the group's
+/// tolerance; invalid cases must be rejected.
+#[test]
+fn plackett_luce_loss_passes_its_fixture() {
+    use dpo_oracle::fixtures::Fields;
+    use dpo_oracle::loss::plackett_luce::plackett_luce_loss_and_grad;
+    let f = Fixture::load("fixtures/plackett_luce_loss_test.json").unwrap();
+    let mut checked = 0;
+    for (g, t) in f.cases() {
+        let beta = g.params.beta.expect("every group has a beta");
+        let got = plackett_luce_loss_and_grad(
+            beta,
+            &t.inputs.vector("policy_logps").unwrap(),
+            &t.inputs.vector("reference_logps").unwrap(),
+            &t.inputs.counts("ranking").unwrap(),
+        );
+        match (t.result, got) {
+            (Outcome::Invalid, Err(_)) => {}
+            (Outcome::Valid, Ok((loss, grad))) => {
+                let tol = g.tolerance();
+                let want = t.expected.vector("grad_policy_logps").unwrap();
+                assert!(
+                    tol.accepts(loss, t.expected.scalar("loss").unwrap()),
+                    "tcId {}",
+                    t.tc_id
+                );
+                for (a, e) in grad.iter().zip(&want) {
+                    assert!(tol.accepts(*a, *e), "tcId {}: gradient {a} vs {e}", t.tc_id);
+                }
+            }
+            (r, other) => panic!("tcId {} ({r:?}): {other:?}", t.tc_id),
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, f.number_of_tests);
+}
