@@ -6,7 +6,9 @@
 //! $\beta(\log\pi_\theta(y_w) - \log\pi_{ref}(y_w))$ and $\beta(\log\pi_\theta(y_l) - \log\pi_{ref}(y_l))$,
 //! and $\partial \bar\ell / \partial$ each of the four inputs, $\bar\ell = \frac1n\sum_i \ell_i$.
 //! The batch mean is summed in f64 in two stages of fixed order (per-block partials, then one
-//! block), so it is the same bits on every run.
+//! block). The grid is as many blocks as the device holds at once (one wave, no partial second
+//! wave), so the order depends on the batch size and the device: the same bits on every run on
+//! one device.
 
 use super::{arg, download, poison, CudaError, Gpu, Result};
 use crate::loss::{LossOutput, LossSpec, LossType, PairLogps};
@@ -113,9 +115,9 @@ pub fn check_lengths(lengths: &[usize; 4]) -> Result<usize> {
     Ok(n)
 }
 
-/// Largest number of blocks of the first stage (a constant, so the mean's summation order
-/// depends on the batch size alone, not on the device).
-const MAX_BLOCKS: usize = 1024;
+/// Largest number of blocks of the first stage (the grid is at most what the device holds at
+/// once, and this bounds the partial sums' buffer).
+const MAX_BLOCKS: usize = 4096;
 const BLOCK: usize = 256;
 
 /// A batch of pairs resident on the device, with room for every output.
@@ -129,6 +131,8 @@ pub struct PairBatch<'g, T: PairFloat> {
     grads: [DeviceBuffer<T>; 4],
     partials: DeviceBuffer<f64>,
     mean: DeviceBuffer<f64>,
+    /// Blocks of the first stage that the device runs at once.
+    resident: usize,
 }
 
 impl<'g, T: PairFloat> PairBatch<'g, T> {
@@ -153,6 +157,7 @@ impl<'g, T: PairFloat> PairBatch<'g, T> {
             ],
             partials: gpu.buffer(MAX_BLOCKS)?,
             mean: gpu.buffer(1)?,
+            resident: gpu.resident_blocks(&gpu.losses, T::KERNEL, BLOCK as u32)?,
         })
     }
 
@@ -244,7 +249,8 @@ impl<'g, T: PairFloat> PairBatch<'g, T> {
     pub fn launch(&mut self, spec: &LossSpec, outputs: PairOutputs) -> Result<()> {
         let kind = check_loss(spec)?;
         let vec = 16 / std::mem::size_of::<T>();
-        let blocks = self.n.div_ceil(vec).div_ceil(BLOCK).clamp(1, MAX_BLOCKS) as u32;
+        let resident = self.resident.clamp(1, MAX_BLOCKS);
+        let blocks = self.n.div_ceil(vec).div_ceil(BLOCK).clamp(1, resident) as u32;
         let pick = |on: bool, b: &DeviceBuffer<T>| {
             if on {
                 b.as_device_ptr()

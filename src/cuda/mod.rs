@@ -151,6 +151,20 @@ impl Gpu {
         Ok(block.clamp(32, max) / 32 * 32)
     }
 
+    /// How many blocks of `block` threads of `function` the whole device runs at once: the
+    /// multiprocessors times the blocks each holds (limited by the kernel's registers and shared
+    /// memory). A grid-stride kernel launched with this many blocks runs in one wave.
+    fn resident_blocks(&self, kernels: &Kernels, function: &str, block: u32) -> Result<usize> {
+        let f = kernels
+            .module
+            .get_function(function)
+            .map_err(driver("cuModuleGetFunction"))?;
+        let per_sm = f
+            .max_active_blocks_per_multiprocessor(BlockSize::x(block), 0)
+            .map_err(driver("cuOccupancyMaxActiveBlocksPerMultiprocessor"))?;
+        Ok(per_sm.max(1) as usize * self.multiprocessors as usize)
+    }
+
     /// Launches `function` of `kernels` with the given arguments, after checking their number
     /// and sizes against the kernel's parameters as its PTX declares them
     /// ([`CudaError::KernelArguments`] otherwise).
