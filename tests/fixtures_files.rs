@@ -259,7 +259,9 @@ fn bug_class_cases_hold_their_closed_form_values() {
 #[test]
 fn reduced_precision_logps_meet_their_tier_tolerance() {
     use dpo_oracle::fixtures::Fields;
-    use dpo_oracle::logps::{sequence_logps_with_precision, LogpOptions, Precision, Reduction};
+    use dpo_oracle::logps::{
+        sequence_logps_with_precision, EmptyRule, LogpOptions, Precision, Reduction,
+    };
     use ndarray::{Array2, Array3};
     let f = Fixture::load(Path::new(DIR).join("logps_from_logits_test.json")).unwrap();
     let mut checked = 0;
@@ -273,16 +275,31 @@ fn reduced_precision_logps_meet_their_tier_tolerance() {
         let (b, tt, v) = (x.logits.len(), x.logits[0].len(), x.logits[0][0].len());
         let logits = Array3::from_shape_vec((b, tt, v), x.logits.concat().concat()).unwrap();
         let labels = Array2::from_shape_vec((b, tt), x.labels.concat()).unwrap();
-        let opts = LogpOptions::default().with_reduction(
-            if g.params.reduction.as_deref() == Some("mean") {
+        let mask = x
+            .mask
+            .map(|m| Array2::from_shape_vec((b, tt), m.concat()).unwrap());
+        let p = &g.params;
+        let opts = LogpOptions::default()
+            .with_reduction(if p.reduction.as_deref() == Some("mean") {
                 Reduction::Mean
             } else {
                 Reduction::Sum
-            },
-        );
-        let got =
-            sequence_logps_with_precision(logits.view(), labels.view(), None, &opts, precision)
-                .unwrap();
+            })
+            .with_shift(p.shift.unwrap_or(true))
+            .with_ignore_index(p.ignore_index.unwrap_or(-100))
+            .with_empty(if p.empty_rule.as_deref() == Some("clamp-to-one") {
+                EmptyRule::ClampToOne
+            } else {
+                EmptyRule::Nan
+            });
+        let got = sequence_logps_with_precision(
+            logits.view(),
+            labels.view(),
+            mask.as_ref().map(|m| m.view()),
+            &opts,
+            precision,
+        )
+        .unwrap();
         for (a, e) in got.logps.iter().zip(t.expected.vector("logps").unwrap()) {
             assert!(
                 g.tolerance().accepts(*a, e),
@@ -293,5 +310,5 @@ fn reduced_precision_logps_meet_their_tier_tolerance() {
             checked += 1;
         }
     }
-    assert!(checked >= 10, "{checked}");
+    assert!(checked >= 40, "{checked}");
 }
