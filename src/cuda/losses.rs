@@ -74,27 +74,6 @@ impl PairOutputs {
     };
 }
 
-/// What the GPU computed for a batch, downloaded (values of the kernel's precision).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PairLossResult<T> {
-    /// Per-pair losses.
-    pub losses: Vec<T>,
-    /// β (policy chosen − reference chosen).
-    pub chosen_rewards: Vec<T>,
-    /// β (policy rejected − reference rejected).
-    pub rejected_rewards: Vec<T>,
-    /// Batch mean of the losses, summed in f64.
-    pub loss: f64,
-    /// ∂ mean / ∂ policy chosen.
-    pub grad_policy_chosen: Vec<T>,
-    /// ∂ mean / ∂ policy rejected.
-    pub grad_policy_rejected: Vec<T>,
-    /// ∂ mean / ∂ reference chosen.
-    pub grad_reference_chosen: Vec<T>,
-    /// ∂ mean / ∂ reference rejected.
-    pub grad_reference_rejected: Vec<T>,
-}
-
 /// Checks the lengths of the four arrays (policy chosen, policy rejected, reference chosen,
 /// reference rejected): equal and not zero. Returns the batch size. Needs no device.
 pub fn check_lengths(lengths: &[usize; 4]) -> Result<usize> {
@@ -319,10 +298,10 @@ impl<'g, T: PairFloat> PairBatch<'g, T> {
     }
 
     /// Waits for the launch and downloads every output.
-    pub fn read(&self) -> Result<PairLossResult<T>> {
+    pub fn read(&self) -> Result<LossOutput<T>> {
         self.gpu.synchronize()?;
         let n = self.n;
-        Ok(PairLossResult {
+        Ok(LossOutput {
             losses: download(&self.losses, n)?,
             chosen_rewards: download(&self.rewards[0], n)?,
             rejected_rewards: download(&self.rewards[1], n)?,
@@ -343,7 +322,7 @@ pub fn pair_losses<T: PairFloat>(
     policy_rejected: &[T],
     reference_chosen: &[T],
     reference_rejected: &[T],
-) -> Result<PairLossResult<T>> {
+) -> Result<LossOutput<T>> {
     check_loss(spec)?;
     let mut batch = PairBatch::upload(
         gpu,
@@ -359,22 +338,12 @@ pub fn pair_losses<T: PairFloat>(
 /// [`crate::loss::compute`] on the GPU, in f64: the same [`LossOutput`] for the losses the
 /// kernels implement. Non-finite log-probabilities propagate instead of being rejected.
 pub fn compute(gpu: &Gpu, spec: &LossSpec, batch: &PairLogps) -> Result<LossOutput> {
-    let r = pair_losses(
+    pair_losses(
         gpu,
         spec,
         batch.policy_chosen,
         batch.policy_rejected,
         batch.reference_chosen,
         batch.reference_rejected,
-    )?;
-    Ok(LossOutput {
-        losses: r.losses,
-        chosen_rewards: r.chosen_rewards,
-        rejected_rewards: r.rejected_rewards,
-        loss: r.loss,
-        grad_policy_chosen: r.grad_policy_chosen,
-        grad_policy_rejected: r.grad_policy_rejected,
-        grad_reference_chosen: r.grad_reference_chosen,
-        grad_reference_rejected: r.grad_reference_rejected,
-    })
+    )
 }
