@@ -151,6 +151,7 @@ fn sigmoid_gradient_is_the_papers_weighting() {
     }
 }
 
+// claim: C-dpo-4
 #[test]
 fn plackett_luce_at_two_is_the_sigmoid_loss() {
     let b = OwnedBatch::sample(5, 7);
@@ -182,6 +183,43 @@ fn plackett_luce_at_two_is_the_sigmoid_loss() {
     }
 }
 
+// claim: C-dpo-4
+#[test]
+fn plackett_luce_ties_and_shift_invariance() {
+    // Ties: ln K! from the factorial itself, not from the loss code.
+    let mut factorial = 1.0f64;
+    for k in 2..=7usize {
+        factorial *= k as f64;
+        let policy: Vec<f64> = (0..k).map(|i| -3.0 - 7.0 * i as f64).collect();
+        let ranking: Vec<usize> = (0..k).rev().collect();
+        let (l, _) = plackett_luce_loss_and_grad(0.3, &policy, &policy, &ranking).unwrap();
+        assert!(
+            rel_error(l, factorial.ln(), 1.0) <= COMPOSITE_REL,
+            "K = {k}: {l}"
+        );
+    }
+    // Shift invariance: adding c to every policy log-probability adds beta c to every reward.
+    let b = OwnedBatch::sample(6, 11);
+    let [pc, _, rc, _] = &b.logps;
+    let reference = rc.clone();
+    for beta in [0.01, 0.7, 5.0] {
+        for c in [-50.0, 3.7] {
+            let shifted: Vec<f64> = pc.iter().map(|x| x + c).collect();
+            let ranking = [2, 0, 5, 1, 4, 3];
+            let (l0, _) = plackett_luce_loss_and_grad(beta, pc, &reference, &ranking).unwrap();
+            let (l1, _) =
+                plackett_luce_loss_and_grad(beta, &shifted, &reference, &ranking).unwrap();
+            // The shift moves every reward by beta c; rounding of rewards of size beta |c| is
+            // within COMPOSITE_REL of 1 + the loss.
+            assert!(
+                (l0 - l1).abs() <= COMPOSITE_REL * (1.0 + l0 + beta * c.abs() * 6.0),
+                "beta {beta}, c {c}: {l0} vs {l1}"
+            );
+        }
+    }
+}
+
+// claim: C-grad-4
 #[test]
 fn plackett_luce_gradient_equals_tape_for_k_five() {
     let policy = [-3.0, -1.5, -7.0, -2.2, -4.4];
@@ -199,6 +237,45 @@ fn plackett_luce_gradient_equals_tape_for_k_five() {
     assert!(normwise_error(&closed, &tape, 1e-300) <= COMPOSITE_REL);
     // The gradient sums to 0: adding a constant to every reward leaves p(τ) unchanged.
     assert!(closed.iter().sum::<f64>().abs() <= 1e-15);
+}
+
+// claim: C-grad-4
+#[test]
+fn plackett_luce_gradient_equals_tape_on_random_rankings() {
+    for seed in 0..24u64 {
+        let k = 2 + seed as usize % 5;
+        let b = OwnedBatch::sample(k, 100 + seed);
+        let [policy, _, reference, _] = &b.logps;
+        // A ranking drawn from the seed (a rotation and a reversal of 0..k).
+        let mut ranking: Vec<usize> = (0..k).map(|i| (i + seed as usize) % k).collect();
+        if seed % 2 == 1 {
+            ranking.reverse();
+        }
+        for beta in [0.01, 0.7, 5.0] {
+            let (_, closed) =
+                plackett_luce_loss_and_grad(beta, policy, reference, &ranking).unwrap();
+            let tape = with_tape(|t| {
+                let p: Vec<_> = policy.iter().map(|&x| t.var(x)).collect();
+                let r: Vec<_> = reference.iter().map(|&x| t.var(x)).collect();
+                let l = plackett_luce_loss(beta, &p, &r, &ranking).unwrap();
+                l.backward().wrt_slice(&p)
+            });
+            // Each entry is beta times a sum of terms of size at most 1, and the tape's
+            // -1 + sum-of-probabilities form cancels when one reward dominates its suffix (the
+            // closed form does not): compare in units of beta K, the size of those terms.
+            let err = closed
+                .iter()
+                .zip(&tape)
+                .fold(0.0f64, |m, (c, t)| m.max((c - t).abs()))
+                / (beta * k as f64);
+            assert!(err <= COMPOSITE_REL, "seed {seed}, beta {beta}: {err:e}");
+            let sum: f64 = closed.iter().sum();
+            assert!(
+                sum.abs() <= COMPOSITE_REL * beta * k as f64,
+                "seed {seed}: {sum:e}"
+            );
+        }
+    }
 }
 
 mod random {

@@ -122,6 +122,7 @@ pub fn checks() -> Vec<ClaimCheck> {
     rows.extend(reward_checks(&cases));
     rows.extend(preference_checks(&cases));
     rows.extend(dpo_checks(&cases));
+    rows.extend(listwise_checks());
     rows.extend(population_checks(&cases));
     rows.extend(utilisation_checks());
     rows
@@ -839,6 +840,80 @@ fn dpo_checks(cases: &[Case]) -> Vec<ClaimCheck> {
             "DPO gradient: Richardson finite differences = reverse tape",
             fd,
             FINITE_DIFFERENCE_REL,
+        ),
+    ]
+}
+
+/// The Plackett–Luce DPO loss (A.3): ties give $\log K!$, a shift of every policy
+/// log-probability leaves the loss unchanged, and the closed-form gradient equals the tape and
+/// sums to 0.
+fn listwise_checks() -> Vec<ClaimCheck> {
+    use crate::loss::plackett_luce::{plackett_luce_loss, plackett_luce_loss_and_grad};
+    use crate::verify::losses::OwnedBatch;
+    let mut values = Vec::new();
+    let mut factorial = 1.0f64;
+    for k in 2..=7usize {
+        factorial *= k as f64;
+        let policy: Vec<f64> = (0..k).map(|i| -2.0 - 5.0 * i as f64).collect();
+        let ranking: Vec<usize> = (0..k).collect();
+        let loss = plackett_luce_loss_and_grad(0.5, &policy, &policy, &ranking).map(|r| r.0);
+        values.push(loss.map_or(f64::INFINITY, |l| rel_error(l, factorial.ln(), 1.0)));
+    }
+    let (mut tape_errors, mut sums) = (Vec::new(), Vec::new());
+    for seed in 0..12u64 {
+        let k = 2 + seed as usize % 5;
+        let b = OwnedBatch::sample(k, 200 + seed);
+        let [policy, _, reference, _] = &b.logps;
+        let ranking: Vec<usize> = (0..k).map(|i| (i * 3 + seed as usize) % k).collect();
+        let ranking = if k % 3 == 0 {
+            (0..k).rev().collect()
+        } else {
+            ranking
+        };
+        for beta in BETAS {
+            let shifted: Vec<f64> = policy.iter().map(|x| x - 40.0).collect();
+            let (Ok((l0, closed)), Ok((l1, _))) = (
+                plackett_luce_loss_and_grad(beta, policy, reference, &ranking),
+                plackett_luce_loss_and_grad(beta, &shifted, reference, &ranking),
+            ) else {
+                values.push(f64::INFINITY);
+                continue;
+            };
+            values.push((l0 - l1).abs() / (1.0 + l0 + beta * 40.0 * k as f64));
+            let tape = with_tape(|t| {
+                let p: Vec<_> = policy.iter().map(|&x| t.var(x)).collect();
+                let r: Vec<_> = reference.iter().map(|&x| t.var(x)).collect();
+                plackett_luce_loss(beta, &p, &r, &ranking)
+                    .map(|l| l.backward().wrt_slice(&p))
+                    .unwrap_or_default()
+            });
+            // In units of beta K, the size of the terms each entry sums (the tape's
+            // -1 + sum-of-probabilities form cancels where the closed form does not).
+            tape_errors.push(if tape.len() == closed.len() {
+                closed
+                    .iter()
+                    .zip(&tape)
+                    .fold(0.0f64, |m, (c, t)| m.max((c - t).abs()))
+                    / (beta * k as f64)
+            } else {
+                f64::INFINITY
+            });
+            sums.push(closed.iter().sum::<f64>().abs() / (beta * k as f64));
+        }
+    }
+    tape_errors.extend(sums);
+    vec![
+        ClaimCheck::new(
+            "C-dpo-4",
+            "Plackett-Luce DPO loss: K ties give ln K!; shifting every policy log-prob changes nothing",
+            values,
+            COMPOSITE_REL,
+        ),
+        ClaimCheck::new(
+            "C-grad-4",
+            "Plackett-Luce DPO loss: closed-form gradient = reverse tape, and sums to 0",
+            tape_errors,
+            COMPOSITE_REL,
         ),
     ]
 }
