@@ -27,8 +27,8 @@ enum Command {
     Check {
         /// The candidate's outputs.
         candidate: std::path::PathBuf,
-        /// The fixtures folder.
-        #[arg(long, default_value = "fixtures")]
+        /// The fixtures folder (by default the one that ships with this crate).
+        #[arg(long, default_value = dpo_oracle::fixtures::BUNDLED_DIR)]
         fixtures: std::path::PathBuf,
     },
 }

@@ -375,3 +375,22 @@ fn plackett_luce_loss_passes_its_fixture() {
     }
     assert_eq!(checked, f.number_of_tests);
 }
+
+/// `Fixture::bundled` reads the crate's own files by name, from wherever the caller runs; a name
+/// that is not there is a typed I/O error naming the path.
+#[test]
+fn bundled_fixtures_load_by_name() {
+    use dpo_oracle::fixtures::BUNDLED_DIR;
+    for name in ["dpo_sigmoid_test.json", "plackett_luce_loss_test.json"] {
+        let bundled = Fixture::bundled(name).unwrap();
+        let here = Fixture::load(format!("fixtures/{name}")).unwrap();
+        assert_eq!(bundled.number_of_tests, here.number_of_tests, "{name}");
+        assert_eq!(bundled.algorithm, here.algorithm, "{name}");
+    }
+    let e = Fixture::bundled("no_such_test.json").unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains(BUNDLED_DIR) && text.contains("no_such_test.json"),
+        "{text}"
+    );
+}
