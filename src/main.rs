@@ -54,11 +54,12 @@ fn verify() -> ExitCode {
     regenerate_repository_fixtures()
 }
 
-/// Run from the repository (where `fixtures/schema/` exists), the main job also regenerates
-/// `fixtures/` and says whether any file changed; elsewhere it writes nothing.
+/// Run from this crate's own repository (where `fixtures/` is the folder the crate ships,
+/// [`dpo_oracle::fixtures::BUNDLED_DIR`]), the main job also regenerates `fixtures/` and says
+/// whether any file changed; anywhere else it writes nothing.
 fn regenerate_repository_fixtures() -> ExitCode {
     let dir = std::path::Path::new("fixtures");
-    if !dir.join("schema").is_dir() {
+    if !dpo_oracle::fixtures::is_bundled_dir(dir) {
         return ExitCode::SUCCESS;
     }
     let before = snapshot(dir);

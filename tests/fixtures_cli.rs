@@ -44,6 +44,59 @@ fn fixtures_writes_the_committed_files_and_nothing_else() {
 }
 
 #[test]
+fn fixtures_refuses_to_overwrite_a_file_it_did_not_write() {
+    let dir = temp_dir("overwrite");
+    // A user's own file that happens to share a fixture's name.
+    std::fs::write(dir.join("ipo_test.json"), "{\"mine\": true}").unwrap();
+    let out = bin().arg("fixtures").arg(&dir).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ipo_test.json") && err.contains("refusing to overwrite"),
+        "{err}"
+    );
+    // Nothing was written: the user's file is intact and no other fixture appeared.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("ipo_test.json")).unwrap(),
+        "{\"mine\": true}"
+    );
+    assert!(!dir.join("cdpo_test.json").exists());
+    // A second run over files it wrote itself (here: after the user moved theirs) succeeds.
+    std::fs::remove_file(dir.join("ipo_test.json")).unwrap();
+    assert!(bin()
+        .arg("fixtures")
+        .arg(&dir)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    assert!(bin()
+        .arg("fixtures")
+        .arg(&dir)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The main job writes into `fixtures/` only in this crate's own repository (the folder the
+/// crate ships): another project's `fixtures/`, even with a `schema/` inside, is not it.
+#[test]
+fn the_main_job_recognises_only_its_own_fixtures_folder() {
+    use dpo_oracle::fixtures::is_bundled_dir;
+    use std::path::Path;
+    let dir = temp_dir("elsewhere");
+    std::fs::create_dir_all(dir.join("fixtures/schema")).unwrap();
+    assert!(!is_bundled_dir(&dir.join("fixtures")));
+    assert!(!is_bundled_dir(&dir.join("missing")));
+    // Tests run from the crate's root, where `fixtures/` is the bundled folder.
+    assert!(is_bundled_dir(Path::new("fixtures")));
+    assert!(is_bundled_dir(Path::new("./fixtures/../fixtures")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn check_exits_zero_on_pass_one_on_failure_two_on_bad_input() {
     let dir = temp_dir("check");
     let candidate = dir.join("candidate.json");
