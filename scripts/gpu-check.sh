@@ -31,8 +31,8 @@ cat >"$out/run.sh" <<'RUN'
 #!/usr/bin/env bash
 # Runs the CUDA cross-check against the CPU oracle, then the bandwidth benchmark. Prints a
 # pass/fail line and the bandwidth table last. Logs also go to $OUT when that is set.
+logs=$(cd "${OUT:-$(dirname "$0")}" && pwd)
 cd "$(dirname "$0")"
-logs=${OUT:-.}
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.memory --format=csv,noheader || true
 ./cuda-tests --test-threads=1 --nocapture >"$logs/cuda-tests.log" 2>&1
 tests=$?

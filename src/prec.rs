@@ -151,8 +151,10 @@ pub const BF16_UNIT_ROUNDOFF: f64 = 1.0 / 256.0;
 /// formula adds (so that cancellation is covered) and $S$ the sum of the input magnitudes entering
 /// $h$ (each subtraction of the margin rounds by at most $u S$). The kernel rounds at most about
 /// eight times relative to $M$ (exp and log1p ≤ 2 ulp each, a division, a few products) and four
-/// times relative to $S$ (three subtractions and β stored in the kernel's type); $K = 16$ doubles
-/// that. In f64 this is "a few ulps" of the condition-scaled value; a wrong formula or a lost
+/// times relative to $S$ (three subtractions and β stored in the kernel's type); the smoothing
+/// coefficients ε, 1 − ε and 1/(1 − 2ε) are each computed in f64 and rounded once, so they add
+/// one relative rounding each (rounding ε first and subtracting in f32 would not be covered: its
+/// error relative to 1 − ε grows like $u/(1-ε)$). $K = 16$ doubles that. In f64 this is "a few ulps" of the condition-scaled value; a wrong formula or a lost
 /// element is off by orders of magnitude more.
 pub const GPU_PAIR_LOSS_K: f64 = 16.0;
 

@@ -19,7 +19,8 @@ use ndarray::ArrayView2;
 /// Precision of the kernels' arithmetic and accumulation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accumulation {
-    /// f32 throughout (exponentials by `exp2f`, about 2 ulp).
+    /// f32 throughout (exponentials as `exp2f(d·log2 e)`: about 2 ulp, plus about $2.2u|d|$
+    /// relative from rounding the argument $d = x - \max$).
     F32,
     /// f64 throughout (logits widened exactly on load).
     F64,
@@ -40,9 +41,11 @@ enum LogitsData {
 }
 
 /// Logits `[batch, time, vocab]` resident on the device.
-pub struct DeviceLogits {
+pub struct DeviceLogits<'g> {
     data: LogitsData,
     shape: [usize; 3],
+    /// The buffer lives in `Gpu`'s context, so it must not outlive it.
+    _gpu: std::marker::PhantomData<&'g Gpu>,
 }
 
 fn check_shape(shape: [usize; 3]) -> Result<usize> {
@@ -78,7 +81,7 @@ fn elem_bytes(dtype: LogitsType) -> usize {
     }
 }
 
-impl DeviceLogits {
+impl<'g> DeviceLogits<'g> {
     /// Checks `len` host values against `shape` and the device memory they need.
     fn check_upload(gpu: &Gpu, shape: [usize; 3], len: usize, dtype: LogitsType) -> Result<()> {
         let n = check_shape(shape)?;
@@ -93,33 +96,35 @@ impl DeviceLogits {
     }
 
     /// Uploads f32 logits of the given shape.
-    pub fn from_f32(gpu: &Gpu, host: &[f32], shape: [usize; 3]) -> Result<DeviceLogits> {
+    pub fn from_f32(gpu: &'g Gpu, host: &[f32], shape: [usize; 3]) -> Result<DeviceLogits<'g>> {
         Self::check_upload(gpu, shape, host.len(), LogitsType::F32)?;
         Ok(DeviceLogits {
             data: LogitsData::F32(gpu.upload(host)?),
             shape,
+            _gpu: std::marker::PhantomData,
         })
     }
 
     /// Uploads bf16 logits of the given shape.
-    pub fn from_bf16(gpu: &Gpu, host: &[Bf16], shape: [usize; 3]) -> Result<DeviceLogits> {
+    pub fn from_bf16(gpu: &'g Gpu, host: &[Bf16], shape: [usize; 3]) -> Result<DeviceLogits<'g>> {
         Self::check_upload(gpu, shape, host.len(), LogitsType::Bf16)?;
         let bits: Vec<u16> = host.iter().map(|b| b.0).collect();
         Ok(DeviceLogits {
             data: LogitsData::Bf16(gpu.upload(&bits)?),
             shape,
+            _gpu: std::marker::PhantomData,
         })
     }
 
     /// Logits drawn on the device, uniform in `[lo, hi)` (rounded to bf16 for that type).
     pub fn random(
-        gpu: &Gpu,
+        gpu: &'g Gpu,
         dtype: LogitsType,
         shape: [usize; 3],
         seed: u64,
         lo: f64,
         hi: f64,
-    ) -> Result<DeviceLogits> {
+    ) -> Result<DeviceLogits<'g>> {
         let n = check_shape(shape)?;
         gpu.ensure_free(n.saturating_mul(elem_bytes(dtype)))?;
         let data = match dtype {
@@ -134,7 +139,11 @@ impl DeviceLogits {
                 LogitsData::Bf16(buf)
             }
         };
-        Ok(DeviceLogits { data, shape })
+        Ok(DeviceLogits {
+            data,
+            shape,
+            _gpu: std::marker::PhantomData,
+        })
     }
 
     /// `[batch, time, vocab]`.
@@ -275,7 +284,7 @@ impl<'g> LogpsPlan<'g> {
     /// whose memory is checked here, before any launch.
     pub fn new(
         gpu: &'g Gpu,
-        logits: &DeviceLogits,
+        logits: &DeviceLogits<'_>,
         labels: &[i64],
         mask: Option<&[bool]>,
         opts: LogpOptions,
@@ -338,7 +347,7 @@ impl<'g> LogpsPlan<'g> {
         self.counts.iter().sum()
     }
 
-    fn check(&self, logits: &DeviceLogits) -> Result<()> {
+    fn check(&self, logits: &DeviceLogits<'_>) -> Result<()> {
         if logits.shape != self.shape {
             return Err(CudaError::ShapeMismatch {
                 expected: self.shape,
@@ -374,7 +383,7 @@ impl<'g> LogpsPlan<'g> {
 
     /// Launches the forward pass (asynchronously) with `block` threads per row (rounded to a
     /// multiple of 32 the kernel can run with; see [`LogpsPlan::block_used`]).
-    pub fn launch_forward(&mut self, logits: &DeviceLogits, block: u32) -> Result<()> {
+    pub fn launch_forward(&mut self, logits: &DeviceLogits<'_>, block: u32) -> Result<()> {
         self.check(logits)?;
         let [b, t, v] = self.shape;
         let (rows, v64, t32) = ((b * t) as u32, v as u64, t as u32);
@@ -471,7 +480,7 @@ impl<'g> LogpsPlan<'g> {
 
     /// Launches the backward pass (asynchronously) with `block` threads per row (rounded as for
     /// [`LogpsPlan::launch_forward`]).
-    pub fn launch_backward(&mut self, logits: &DeviceLogits, block: u32) -> Result<()> {
+    pub fn launch_backward(&mut self, logits: &DeviceLogits<'_>, block: u32) -> Result<()> {
         self.check(logits)?;
         if !self.forward_done {
             return Err(CudaError::MissingStep {

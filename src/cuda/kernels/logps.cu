@@ -13,7 +13,9 @@
 // (the derivative of the log-probability; the negative log-likelihood's is its negative),
 // with lse saved by the forward pass (no log-softmax is materialised).
 //
-// Accumulation type Acc: float (exp through exp2f, about 2 ulp) or double (exp of libdevice).
+// Accumulation type Acc: float (exp(d) as exp2f(d log2 e): about 2 ulp from ex2.approx, plus
+// the rounding of the product, a relative error of about 2.2 u |d|, which the tolerances count
+// through the magnitudes of the logits) or double (exp of libdevice).
 #include "common.cuh"
 
 #define LOG2E_F 1.4426950408889634f

@@ -30,9 +30,20 @@ __device__ __forceinline__ double exp_(double x) { return exp(x); }
 __device__ __forceinline__ float log1p_(float x) { return log1pf(x); }
 __device__ __forceinline__ double log1p_(double x) { return log1p(x); }
 
+// The label-smoothing coefficients, each computed in f64 and rounded once to T: ε, 1 - ε and
+// 1 / (1 - 2ε). (Rounding ε to f32 first and subtracting would give 1 - ε a relative error of
+// u / (2 (1 - ε)), large as ε nears 1.)
+template <typename T>
+struct Smoothing {
+    T eps, keep, inv;
+    __device__ __forceinline__ explicit Smoothing(double e)
+        : eps(T(e)), keep(T(1.0 - e)), inv(T(1.0 / (1.0 - 2.0 * e))) {}
+};
+
 // Loss of one pair and its derivative with respect to h.
 template <typename T>
-__device__ __forceinline__ void pair_loss(int kind, T beta, T eps, T h, T& loss, T& dh) {
+__device__ __forceinline__ void pair_loss(int kind, T beta, const Smoothing<T>& sm, T h, T& loss,
+                                          T& dh) {
     if (kind == LOSS_IPO) {
         const T d = h - T(0.5) / beta;
         loss = d * d;
@@ -56,27 +67,28 @@ __device__ __forceinline__ void pair_loss(int kind, T beta, T eps, T h, T& loss,
     const T sig_pos = z >= T(0) ? big : small;
     const T sig_neg = z >= T(0) ? small : big;
     T dz;
+    const T eps = sm.eps, keep = sm.keep;
     if (kind == LOSS_SIGMOID) {
         loss = sp_neg;
         dz = -sig_neg;
     } else if (kind == LOSS_CDPO) {
-        loss = (T(1) - eps) * sp_neg + eps * sp_pos;
-        dz = eps * sig_pos - (T(1) - eps) * sig_neg;
+        loss = keep * sp_neg + eps * sp_pos;
+        dz = eps * sig_pos - keep * sig_neg;
     } else {  // LOSS_ROBUST
-        const T inv = T(1) / (T(1) - T(2) * eps);
-        loss = ((T(1) - eps) * sp_neg - eps * sp_pos) * inv;
-        dz = -((T(1) - eps) * sig_neg + eps * sig_pos) * inv;
+        loss = (keep * sp_neg - eps * sp_pos) * sm.inv;
+        dz = -(keep * sig_neg + eps * sig_pos) * sm.inv;
     }
     dh = beta * dz;
 }
 
 template <typename T>
-__device__ __forceinline__ void one_pair(int kind, T beta, T eps, T n, bool ref_free, T pc, T pr,
-                                         T rc, T rr, T& loss, T& cr, T& rj, T& g) {
+__device__ __forceinline__ void one_pair(int kind, T beta, const Smoothing<T>& sm, T n,
+                                         bool ref_free, T pc, T pr, T rc, T rr, T& loss, T& cr,
+                                         T& rj, T& g) {
     const T lw = pc - rc, ll = pr - rr;
     const T h = ref_free ? pc - pr : lw - ll;
     T dh;
-    pair_loss(kind, beta, eps, h, loss, dh);
+    pair_loss(kind, beta, sm, h, loss, dh);
     cr = beta * lw;
     rj = beta * ll;
     g = dh / n;
@@ -93,7 +105,8 @@ __device__ void pair_losses(const T* __restrict__ pc, const T* __restrict__ pr,
     __shared__ double scratch[MAX_WARPS];
     typedef typename Vec<T>::type V;
     const int VN = Vec<T>::n;
-    const T beta = T(beta_d), eps = T(eps_d), nt = T(n);
+    const T beta = T(beta_d), nt = T(n);
+    const Smoothing<T> sm(eps_d);
     const T keep = ref_free ? T(0) : T(1);
     const uint64_t nvec = n / VN;
     const uint64_t stride = uint64_t(gridDim.x) * blockDim.x;
@@ -107,7 +120,7 @@ __device__ void pair_losses(const T* __restrict__ pc, const T* __restrict__ pr,
         d.v = reinterpret_cast<const V*>(rr)[i];
 #pragma unroll
         for (int k = 0; k < VN; ++k) {
-            one_pair(kind, beta, eps, nt, ref_free != 0, a.a[k], b.a[k], c.a[k], d.a[k], l.a[k],
+            one_pair(kind, beta, sm, nt, ref_free != 0, a.a[k], b.a[k], c.a[k], d.a[k], l.a[k],
                      cr.a[k], rj.a[k], g.a[k]);
             mg.a[k] = -g.a[k];
             rg.a[k] = keep * g.a[k];
@@ -130,7 +143,7 @@ __device__ void pair_losses(const T* __restrict__ pc, const T* __restrict__ pr,
     const uint64_t j = nvec * VN + tid;
     if (j < n) {
         T l, cr, rj, g;
-        one_pair(kind, beta, eps, nt, ref_free != 0, pc[j], pr[j], rc[j], rr[j], l, cr, rj, g);
+        one_pair(kind, beta, sm, nt, ref_free != 0, pc[j], pr[j], rc[j], rr[j], l, cr, rj, g);
         acc += double(l);
         if (loss) loss[j] = l;
         if (chosen) {
