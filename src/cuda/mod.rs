@@ -140,10 +140,7 @@ impl Gpu {
     /// `block` rounded down to a multiple of 32 in `32..=1024`, and down to the most threads per
     /// block that `function` can be launched with (it depends on its registers).
     fn fit_block(&self, kernels: &Kernels, function: &str, block: u32) -> Result<u32> {
-        let f = kernels
-            .module
-            .get_function(function)
-            .map_err(driver("cuModuleGetFunction"))?;
+        let f = kernels.function(function)?;
         let max = f
             .get_attribute(cust::function::FunctionAttribute::MaxThreadsPerBlock)
             .map_err(driver("cuFuncGetAttribute"))?;
@@ -155,10 +152,7 @@ impl Gpu {
     /// multiprocessors times the blocks each holds (limited by the kernel's registers and shared
     /// memory). A grid-stride kernel launched with this many blocks runs in one wave.
     fn resident_blocks(&self, kernels: &Kernels, function: &str, block: u32) -> Result<usize> {
-        let f = kernels
-            .module
-            .get_function(function)
-            .map_err(driver("cuModuleGetFunction"))?;
+        let f = kernels.function(function)?;
         let per_sm = f
             .max_active_blocks_per_multiprocessor(BlockSize::x(block), 0)
             .map_err(driver("cuOccupancyMaxActiveBlocksPerMultiprocessor"))?;
@@ -182,10 +176,7 @@ impl Gpu {
     ) -> Result<()> {
         let sizes: Vec<usize> = args.iter().map(|a| a.size).collect();
         signature::check(&kernels.signatures, function, &sizes)?;
-        let f = kernels
-            .module
-            .get_function(function)
-            .map_err(driver("cuModuleGetFunction"))?;
+        let f = kernels.function(function)?;
         let pointers: Vec<*mut c_void> = args.iter().map(|a| a.value).collect();
         self.stream
             .launch(&f, GridSize::x(grid), BlockSize::x(block), 0, &pointers)
@@ -224,6 +215,12 @@ struct Kernels {
 }
 
 impl Kernels {
+    fn function(&self, name: &str) -> Result<cust::function::Function<'_>> {
+        self.module
+            .get_function(name)
+            .map_err(driver("cuModuleGetFunction"))
+    }
+
     fn load(ptx: &str) -> Result<Kernels> {
         let signatures = signature::entries(ptx).ok_or(CudaError::KernelArguments {
             kernel: "(a module whose parameter list could not be read)".to_string(),
