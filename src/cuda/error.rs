@@ -216,3 +216,50 @@ pub(crate) fn init_failure(code: u32) -> &'static str {
         _ => "the driver could not be initialised",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failed cust call becomes [`CudaError::Driver`] naming the call and the driver's error;
+    /// the message is the driver's own text, or (where no driver answers, as with the link-time
+    /// stub) a fallback that says so, never an empty string or a panic.
+    #[test]
+    fn a_failed_call_names_the_call_the_error_and_a_message() {
+        let e = driver("cuMemAlloc")(cust::error::CudaError::OutOfMemory);
+        let CudaError::Driver {
+            call,
+            name,
+            message,
+        } = &e
+        else {
+            panic!("{e:?}");
+        };
+        assert_eq!(*call, "cuMemAlloc");
+        assert_eq!(name, "OutOfMemory");
+        assert!(
+            !message.is_empty() && !message.starts_with('"'),
+            "{message:?}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("cuMemAlloc")
+                && text.contains("OutOfMemory")
+                && text.contains(message.as_str()),
+            "{text}"
+        );
+    }
+
+    /// The result codes of `cuInit` that leave no driver each have their own reason.
+    #[test]
+    fn init_failures_are_told_apart() {
+        let reasons: Vec<&str> = [34, 35, 100, 3, 999].map(init_failure).to_vec();
+        assert!(reasons[0].contains("stub"));
+        assert!(reasons[1].contains("older"));
+        assert!(reasons[2].contains("no CUDA-capable device"));
+        let mut unique = reasons.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), reasons.len(), "{reasons:?}");
+    }
+}
