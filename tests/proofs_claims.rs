@@ -2,7 +2,7 @@
 //!
 //! A claim is defined as `**[ID]**` in `proofs/*.md` (IDs of the derivation chain start with
 //! `C-`). A test cites it with a comment `// claim: ID` in `tests/*.rs`; the self-verification
-//! table has a row with that ID in `src/verify/*.rs`. This test fails if a claim has no citing
+//! table has a row with that ID in `src/verify/` (any file below it). This test fails if a claim has no citing
 //! test or no table row, if a citation or row names an unknown claim, if a claim is defined
 //! twice, or if a test named in `proofs/` (`tests/FILE.rs::function`) is missing or does not
 //! cite the claim.
@@ -35,20 +35,47 @@ fn leading_token(s: &str) -> &str {
     &s[..end]
 }
 
+/// The files of extension `ext` directly under `dir`, by name, with their text.
 fn files(dir: &str, ext: &str) -> Vec<(String, String)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let mut out: Vec<(String, String)> = fs::read_dir(&root)
+    let mut out = Vec::new();
+    collect(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join(dir),
+        "",
+        ext,
+        false,
+        &mut out,
+    );
+    out.sort();
+    out
+}
+
+/// The files of extension `ext` anywhere under `dir`, by path relative to it, with their text.
+fn files_recursive(dir: &str, ext: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    collect(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join(dir),
+        "",
+        ext,
+        true,
+        &mut out,
+    );
+    out.sort();
+    out
+}
+
+fn collect(root: &Path, prefix: &str, ext: &str, recurse: bool, out: &mut Vec<(String, String)>) {
+    for path in fs::read_dir(root)
         .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == ext))
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, fs::read_to_string(&p).unwrap())
-        })
-        .collect();
-    out.sort();
-    out
+    {
+        let name = format!("{prefix}{}", path.file_name().unwrap().to_string_lossy());
+        if path.is_dir() && recurse {
+            collect(&path, &format!("{name}/"), ext, recurse, out);
+        } else if path.extension().is_some_and(|x| x == ext) {
+            out.push((name, fs::read_to_string(&path).unwrap()));
+        }
+    }
 }
 
 /// Claim ID → (proofs file, text of its paragraph).
@@ -114,7 +141,7 @@ fn every_claim_is_tested_and_every_citation_is_known() {
         }
     }
     let mut rows = BTreeSet::new();
-    for (name, text) in files("src/verify", "rs") {
+    for (name, text) in files_recursive("src/verify", "rs") {
         for id in row_ids(&text) {
             if !defined.contains_key(&id) {
                 problems.push(format!(
