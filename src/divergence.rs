@@ -24,7 +24,11 @@ pub fn kl<R: Real>(log_p: &[R], log_q: &[f64]) -> R {
 }
 
 /// Total variation $\tfrac12\sum_y |p(y) - q(y)|$.
+///
+/// # Panics
+/// If the slices have different lengths (a silently truncated sum would be wrong).
 pub fn total_variation(log_p: &[f64], log_q: &[f64]) -> f64 {
+    assert_eq!(log_p.len(), log_q.len(), "one log-probability per response");
     0.5 * log_p
         .iter()
         .zip(log_q)

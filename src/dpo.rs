@@ -11,6 +11,7 @@ use std::fmt;
 
 use ndarray::Array2;
 
+use crate::loss::scaled::scaled_difference;
 use crate::policy::Policy;
 use crate::preference::bradley_terry_log_prob;
 use crate::problem::{check_beta, ProblemError};
@@ -33,10 +34,20 @@ pub struct Pair {
 /// Eq. 6, Bradley–Terry in policy form: $\log p(y_1\succ y_2) = \log\sigma(\hat r_1 - \hat r_2)$
 /// with $\hat r = \beta\log\pi/\pi_{\text{ref}}$ (the $\beta\log Z(x)$ of Eq. 5 cancels).
 pub fn policy_form_log_prob<R: Real>(log_pi: (R, R), log_ref: (f64, f64), beta: f64) -> R {
-    bradley_terry_log_prob(
+    let (r1, r2) = (
         implicit_reward(log_pi.0, log_ref.0, beta),
         implicit_reward(log_pi.1, log_ref.1, beta),
-    )
+    );
+    let finite_inputs = log_pi.0.value().is_finite()
+        && log_pi.1.value().is_finite()
+        && log_ref.0.is_finite()
+        && log_ref.1.is_finite();
+    if (r1 - r2).value().is_finite() || !finite_inputs {
+        bradley_terry_log_prob(r1, r2)
+    } else {
+        // A reward overflowed (β large): β h with the difference of log-ratios taken first.
+        scaled_difference(beta, log_pi.0 - log_ref.0, log_pi.1 - log_ref.1).log_sigmoid()
+    }
 }
 
 /// One pair's DPO loss $-\log\sigma(\beta h)$ (stable: $\operatorname{softplus}(-\beta h)$).
@@ -79,6 +90,19 @@ pub enum DpoError {
     },
     /// An invalid β.
     Beta(ProblemError),
+    /// The parameter vector's length is not the policy's parameter count.
+    ParameterCount {
+        /// The policy's parameter count.
+        expected: usize,
+        /// The length given.
+        got: usize,
+    },
+    /// The loss or its gradient exceeds `f64::MAX` although every parameter and reference
+    /// log-probability is finite (never returned as $\pm\infty$ or NaN).
+    Overflow {
+        /// `loss` or `gradient`.
+        quantity: &'static str,
+    },
 }
 
 impl fmt::Display for DpoError {
@@ -105,6 +129,14 @@ impl fmt::Display for DpoError {
                 write!(f, "log pi_ref(y={response}|x={prompt}) is NaN or +inf")
             }
             Self::Beta(e) => write!(f, "{e}"),
+            Self::ParameterCount { expected, got } => write!(
+                f,
+                "the policy has {expected} parameters but theta has {got}"
+            ),
+            Self::Overflow { quantity } => write!(
+                f,
+                "the DPO {quantity} overflows f64 (magnitude above 1.8e308) from finite inputs"
+            ),
         }
     }
 }
@@ -149,6 +181,22 @@ pub fn check_pairs<P: Policy>(
     Ok(())
 }
 
+/// [`DpoError::ParameterCount`] unless `got` is the policy's parameter count.
+fn check_theta<P: Policy>(policy: &P, got: usize) -> Result<(), DpoError> {
+    let expected = policy.params().len();
+    if got == expected {
+        Ok(())
+    } else {
+        Err(DpoError::ParameterCount { expected, got })
+    }
+}
+
+/// Whether every parameter and reference log-probability is finite (then a non-finite result is
+/// an overflow, not a propagated NaN or infinity).
+fn finite_inputs(theta: impl IntoIterator<Item = f64>, log_ref: &Array2<f64>) -> bool {
+    theta.into_iter().all(f64::is_finite) && log_ref.iter().all(|v| v.is_finite())
+}
+
 fn all_log_probs<P: Policy, R: Real>(policy: &P, theta: &[R]) -> Vec<Vec<R>> {
     (0..policy.prompts())
         .map(|x| policy.log_probs(theta, x))
@@ -159,7 +207,8 @@ fn all_log_probs<P: Policy, R: Real>(policy: &P, theta: &[R]) -> Vec<Vec<R>> {
 /// (`theta.len()` must equal the policy's parameter count).
 ///
 /// # Errors
-/// Any problem [`check_pairs`] finds.
+/// Any problem [`check_pairs`] finds; [`DpoError::ParameterCount`] for a `theta` of the wrong
+/// length; [`DpoError::Overflow`] for a loss beyond `f64::MAX` from finite inputs.
 pub fn dpo_loss<P: Policy, R: Real>(
     policy: &P,
     theta: &[R],
@@ -168,6 +217,7 @@ pub fn dpo_loss<P: Policy, R: Real>(
     beta: f64,
 ) -> Result<R, DpoError> {
     check_pairs(policy, log_ref, pairs, beta)?;
+    check_theta(policy, theta.len())?;
     let lp = all_log_probs(policy, theta);
     let terms: Vec<R> = pairs
         .iter()
@@ -180,7 +230,11 @@ pub fn dpo_loss<P: Policy, R: Real>(
             ) * p.weight
         })
         .collect();
-    R::sum(&terms).map_err(|_| DpoError::NoPairs)
+    let loss = R::sum(&terms).map_err(|_| DpoError::NoPairs)?;
+    if !loss.value().is_finite() && finite_inputs(theta.iter().map(|t| t.value()), log_ref) {
+        return Err(DpoError::Overflow { quantity: "loss" });
+    }
+    Ok(loss)
 }
 
 /// The paper's closed form (§4):
@@ -189,7 +243,7 @@ pub fn dpo_loss<P: Policy, R: Real>(
 /// with the scores from [`Policy::score`].
 ///
 /// # Errors
-/// Any problem [`check_pairs`] finds.
+/// As [`dpo_loss`] (with `gradient` as the overflowing quantity).
 pub fn dpo_gradient_closed_form<P: Policy>(
     policy: &P,
     theta: &[f64],
@@ -198,18 +252,35 @@ pub fn dpo_gradient_closed_form<P: Policy>(
     beta: f64,
 ) -> Result<Vec<f64>, DpoError> {
     check_pairs(policy, log_ref, pairs, beta)?;
+    check_theta(policy, theta.len())?;
     let lp = all_log_probs(policy, theta);
     let mut grad = vec![0.0; theta.len()];
     for p in pairs {
         let x = p.prompt;
+        // σ(r̂_l − r̂_w); when a reward overflows (β large), σ(−βh) with h taken first.
         let r_w = implicit_reward(lp[x][p.chosen], log_ref[[x, p.chosen]], beta);
         let r_l = implicit_reward(lp[x][p.rejected], log_ref[[x, p.rejected]], beta);
-        let weight = -beta * p.weight * (r_l - r_w).sigmoid();
+        let against = if (r_l - r_w).is_finite() {
+            (r_l - r_w).sigmoid()
+        } else {
+            let h = scaled_difference(
+                beta,
+                lp[x][p.chosen] - log_ref[[x, p.chosen]],
+                lp[x][p.rejected] - log_ref[[x, p.rejected]],
+            );
+            (-h).sigmoid()
+        };
+        let weight = -beta * p.weight * against;
         let s_w = policy.score(theta, x, p.chosen);
         let s_l = policy.score(theta, x, p.rejected);
         for ((g, a), b) in grad.iter_mut().zip(s_w).zip(s_l) {
             *g += weight * (a - b);
         }
+    }
+    if grad.iter().any(|g| !g.is_finite()) && finite_inputs(theta.iter().copied(), log_ref) {
+        return Err(DpoError::Overflow {
+            quantity: "gradient",
+        });
     }
     Ok(grad)
 }

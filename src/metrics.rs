@@ -7,6 +7,7 @@
 //! accuracy is $0$ while the loss is $\ln 2$), `logps/chosen` and `logps/rejected` the means of
 //! the policy's summed log-probabilities.
 
+use crate::loss::scaled::{mean, scaled_difference};
 use crate::loss::{LossError, PairLogps};
 
 /// The batch metrics.
@@ -37,13 +38,24 @@ pub enum MetricNames {
     Openrlhf,
 }
 
-fn mean(xs: impl Iterator<Item = f64>, n: usize) -> f64 {
-    xs.sum::<f64>() / n as f64
+/// The per-pair values of one metric, or [`LossError::Overflow`] naming it if one is not finite
+/// (checked only when `check` is set: the inputs are finite).
+fn per_pair(name: &'static str, values: Vec<f64>, check: bool) -> Result<Vec<f64>, LossError> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(pair) if check => Err(LossError::Overflow {
+            quantity: name,
+            pair,
+        }),
+        _ => Ok(values),
+    }
 }
 
 impl Metrics {
     /// The metrics of a batch at temperature $\beta$. Checks lengths, emptiness and finiteness like
-    /// the losses do (`propagate` lets non-finite values through).
+    /// the losses do (`propagate` lets non-finite values through). Rewards are
+    /// $\beta(\log\pi_\theta - \log\pi_{\text{ref}})$ with the difference taken first and means
+    /// are overflow-safe ([`crate::loss::scaled`]); a reward or margin beyond `f64::MAX` from
+    /// finite inputs is [`LossError::Overflow`] naming it.
     pub fn of(beta: f64, batch: &PairLogps, propagate: bool) -> Result<Metrics, LossError> {
         if !(beta.is_finite() && beta > 0.0) {
             return Err(LossError::InvalidParameter {
@@ -53,16 +65,40 @@ impl Metrics {
             });
         }
         batch.check(propagate)?;
-        let n = batch.len();
-        let rw = |i: usize| beta * (batch.policy_chosen[i] - batch.reference_chosen[i]);
-        let rl = |i: usize| beta * (batch.policy_rejected[i] - batch.reference_rejected[i]);
+        let check = batch
+            .fields()
+            .iter()
+            .all(|(_, a)| a.iter().all(|x| x.is_finite()));
+        let rewards = |p: &[f64], r: &[f64]| -> Vec<f64> {
+            p.iter()
+                .zip(r)
+                .map(|(&p, &r)| scaled_difference(beta, p, r))
+                .collect()
+        };
+        let rw = per_pair(
+            "rewards/chosen",
+            rewards(batch.policy_chosen, batch.reference_chosen),
+            check,
+        )?;
+        let rl = per_pair(
+            "rewards/rejected",
+            rewards(batch.policy_rejected, batch.reference_rejected),
+            check,
+        )?;
+        let margins: Vec<f64> = rw.iter().zip(&rl).map(|(w, l)| w - l).collect();
+        let margins = per_pair("rewards/margins", margins, check)?;
+        let accuracies: Vec<f64> = rw
+            .iter()
+            .zip(&rl)
+            .map(|(w, l)| f64::from(u8::from(w > l)))
+            .collect();
         Ok(Metrics {
-            rewards_chosen: mean((0..n).map(rw), n),
-            rewards_rejected: mean((0..n).map(rl), n),
-            rewards_accuracies: mean((0..n).map(|i| f64::from(u8::from(rw(i) > rl(i)))), n),
-            rewards_margins: mean((0..n).map(|i| rw(i) - rl(i)), n),
-            logps_chosen: mean(batch.policy_chosen.iter().copied(), n),
-            logps_rejected: mean(batch.policy_rejected.iter().copied(), n),
+            rewards_chosen: mean(&rw),
+            rewards_rejected: mean(&rl),
+            rewards_accuracies: mean(&accuracies),
+            rewards_margins: mean(&margins),
+            logps_chosen: mean(batch.policy_chosen),
+            logps_rejected: mean(batch.policy_rejected),
         })
     }
 

@@ -9,7 +9,11 @@ use crate::scalar::Real;
 
 /// $J_x(\pi) = \sum_y \pi(y|x)\,r(x,y) - \beta\,\mathrm{KL}(\pi(\cdot|x)\|\pi_{\text{ref}}(\cdot|x))$
 /// from $\log\pi(\cdot|x)$.
+///
+/// # Panics
+/// If the three slices are empty or of different lengths.
 pub fn objective_row<R: Real>(log_pi: &[R], log_ref: &[f64], reward: &[f64], beta: f64) -> R {
+    assert_eq!(log_pi.len(), reward.len(), "one reward per response");
     let expected: Vec<R> = log_pi
         .iter()
         .zip(reward)
@@ -22,7 +26,8 @@ pub fn objective_row<R: Real>(log_pi: &[R], log_ref: &[f64], reward: &[f64], bet
 /// $J(\pi)$ from the rows $\log\pi(\cdot|x)$, $x = 0, \dots, X-1$.
 ///
 /// # Panics
-/// If the number of rows differs from the problem's prompts.
+/// If the number of rows differs from the problem's prompts, or a row's length from its
+/// responses.
 pub fn objective<R: Real>(log_pi: &[Vec<R>], problem: &Problem) -> R {
     assert_eq!(log_pi.len(), problem.prompts(), "one row per prompt");
     let rows: Vec<R> = log_pi
@@ -41,6 +46,9 @@ pub fn objective<R: Real>(log_pi: &[Vec<R>], problem: &Problem) -> R {
 }
 
 /// $J(\pi_\theta)$ of a policy at its current parameters.
+///
+/// # Panics
+/// If the policy's prompts or responses differ from the problem's.
 pub fn policy_objective<P: Policy>(policy: &P, problem: &Problem) -> f64 {
     let rows: Vec<Vec<f64>> = (0..problem.prompts())
         .map(|x| policy.log_probs(policy.params(), x))

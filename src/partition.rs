@@ -25,6 +25,9 @@ pub fn log_partition<R: Real>(log_ref: &[f64], reward: &[R], beta: f64) -> R {
 }
 
 /// $\log\pi_r(y|x) = \log\pi_{\text{ref}}(y|x) + r(x,y)/\beta - \log Z(x)$ for one prompt.
+///
+/// # Panics
+/// As [`log_partition`].
 pub fn optimal_log_policy<R: Real>(log_ref: &[f64], reward: &[R], beta: f64) -> Vec<R> {
     let log_z = log_partition(log_ref, reward, beta);
     reward

@@ -9,6 +9,7 @@ use std::fmt;
 
 use ndarray::{Array2, ArrayView1};
 
+use crate::limits::{checked_entries, MAX_ENTRIES};
 use crate::prec::DISTRIBUTION_SUM_TOL;
 use crate::preference::PreferenceError;
 
@@ -69,6 +70,29 @@ pub enum ProblemError {
     },
     /// A ranking of responses that is not a permutation.
     Ranking(PreferenceError),
+    /// The scale $s$ of random rewards $U(-s, s)$ is NaN, negative, infinite, or above
+    /// `f64::MAX / 4` (the sampler's arithmetic on the width $2s$ must not overflow).
+    InvalidRewardScale(f64),
+    /// A table of prompts × responses with more than [`MAX_ENTRIES`] entries (refused before
+    /// allocating).
+    TooLarge {
+        /// Number of prompts asked for.
+        prompts: usize,
+        /// Number of responses asked for.
+        responses: usize,
+    },
+    /// $|r(x,y)|/\beta$ overflows: the optimal policy's exponent $r/\beta$ (Eq. 4) must stay
+    /// below `f64::MAX / 4` so that $\log Z(x)$ and $\log\pi_r$ are finite.
+    RewardOverBetaOverflow {
+        /// Prompt index.
+        prompt: usize,
+        /// Response index.
+        response: usize,
+        /// The reward.
+        reward: f64,
+        /// $\beta$.
+        beta: f64,
+    },
 }
 
 impl fmt::Display for ProblemError {
@@ -114,6 +138,24 @@ impl fmt::Display for ProblemError {
                 "reward r(x={prompt}, y={response}) = {value} is not finite"
             ),
             Self::Ranking(e) => write!(f, "{e}"),
+            Self::InvalidRewardScale(s) => write!(
+                f,
+                "reward scale {s} must be finite, >= 0 and at most f64::MAX / 4"
+            ),
+            Self::TooLarge { prompts, responses } => write!(
+                f,
+                "{prompts} prompts x {responses} responses exceeds the limit of {MAX_ENTRIES} entries"
+            ),
+            Self::RewardOverBetaOverflow {
+                prompt,
+                response,
+                reward,
+                beta,
+            } => write!(
+                f,
+                "r(x={prompt}, y={response}) / beta = {reward} / {beta} overflows \
+                 (|r| / beta must be at most f64::MAX / 4)"
+            ),
         }
     }
 }
@@ -212,6 +254,7 @@ impl Problem {
         check_reward(&reward)?;
         check_same_shape(&log_ref, &reward)?;
         let beta = check_beta(beta)?;
+        check_reward_over_beta(&reward, beta)?;
         Ok(Self {
             log_ref,
             reward,
@@ -221,8 +264,10 @@ impl Problem {
 
     /// The same reference and reward with another $\beta$.
     pub fn with_beta(&self, beta: f64) -> Result<Self, ProblemError> {
+        let beta = check_beta(beta)?;
+        check_reward_over_beta(&self.reward, beta)?;
         Ok(Self {
-            beta: check_beta(beta)?,
+            beta,
             ..self.clone()
         })
     }
@@ -231,6 +276,7 @@ impl Problem {
     pub fn with_reward(&self, reward: Array2<f64>) -> Result<Self, ProblemError> {
         check_reward(&reward)?;
         check_same_shape(&self.log_ref, &reward)?;
+        check_reward_over_beta(&reward, self.beta)?;
         Ok(Self {
             reward,
             ..self.clone()
@@ -268,6 +314,23 @@ impl Problem {
     }
 }
 
+/// Checks $|r(x,y)|/\beta \le$ `f64::MAX / 4` for every entry, so that the exponents
+/// $\log\pi_{\text{ref}} + r/\beta$ of Eq. 4 and their log-sum-exp $\log Z(x)$ are finite.
+pub fn check_reward_over_beta(reward: &Array2<f64>, beta: f64) -> Result<(), ProblemError> {
+    match reward
+        .indexed_iter()
+        .find(|(_, r)| r.abs() / beta > f64::MAX / 4.0)
+    {
+        Some(((prompt, response), &reward)) => Err(ProblemError::RewardOverBetaOverflow {
+            prompt,
+            response,
+            reward,
+            beta,
+        }),
+        None => Ok(()),
+    }
+}
+
 fn check_same_shape(a: &Array2<f64>, b: &Array2<f64>) -> Result<(), ProblemError> {
     if a.dim() == b.dim() {
         Ok(())
@@ -284,7 +347,9 @@ impl Problem {
     /// $\mathcal N(0,1)$ logits and $r(x,y) \sim U(-s, s)$, from the seeded generator.
     ///
     /// # Errors
-    /// If $\beta$ is not finite and positive, or the sizes are zero.
+    /// [`ProblemError::EmptyResponseSet`] if a size is zero, [`ProblemError::TooLarge`] if the
+    /// table would exceed [`MAX_ENTRIES`], [`ProblemError::InvalidRewardScale`] for a bad $s$
+    /// (all before allocating), and the errors of [`Problem::from_log_reference`] for $\beta$.
     pub fn random(
         prompts: usize,
         responses: usize,
@@ -293,23 +358,51 @@ impl Problem {
         seed: u64,
     ) -> Result<Self, ProblemError> {
         use crate::policy::{Policy, TabularPolicy};
+        check_table_size(prompts, responses)?;
+        let reward = random_reward(prompts, responses, reward_scale, seed ^ 0x5eed)?;
         let reference = TabularPolicy::random(prompts, responses, 1.0, seed)
             .map_err(|_| ProblemError::EmptyResponseSet { prompts, responses })?;
-        Self::from_log_reference(
-            reference.log_prob_table(),
-            random_reward(prompts, responses, reward_scale, seed ^ 0x5eed),
-            beta,
-        )
+        Self::from_log_reference(reference.log_prob_table(), reward, beta)
     }
 }
 
+/// [`ProblemError::EmptyResponseSet`] or [`ProblemError::TooLarge`] unless
+/// $1 \le$ prompts × responses $\le$ [`MAX_ENTRIES`].
+fn check_table_size(prompts: usize, responses: usize) -> Result<(), ProblemError> {
+    if prompts == 0 || responses == 0 {
+        return Err(ProblemError::EmptyResponseSet { prompts, responses });
+    }
+    checked_entries(&[prompts, responses])
+        .map(|_| ())
+        .ok_or(ProblemError::TooLarge { prompts, responses })
+}
+
 /// Rewards $r(x,y) \sim U(-s, s)$ i.i.d. from the seeded generator.
-pub fn random_reward(prompts: usize, responses: usize, scale: f64, seed: u64) -> Array2<f64> {
+///
+/// # Errors
+/// [`ProblemError::InvalidRewardScale`] unless $0 \le s \le$ `f64::MAX / 4` (so that the
+/// sampler's arithmetic on the width $2s$ is finite); the size errors of [`Problem::random`].
+/// Both before allocating.
+pub fn random_reward(
+    prompts: usize,
+    responses: usize,
+    scale: f64,
+    seed: u64,
+) -> Result<Array2<f64>, ProblemError> {
     use ndarray_rand::rand::rngs::StdRng;
     use ndarray_rand::rand::SeedableRng;
     use ndarray_rand::rand_distr::Uniform;
     use ndarray_rand::RandomExt;
+    check_table_size(prompts, responses)?;
+    if !(0.0..=f64::MAX / 4.0).contains(&scale) {
+        return Err(ProblemError::InvalidRewardScale(scale));
+    }
+    let uniform = Uniform::new_inclusive(-scale, scale)
+        .map_err(|_| ProblemError::InvalidRewardScale(scale))?;
     let mut rng = StdRng::seed_from_u64(seed);
-    let uniform = Uniform::new_inclusive(-scale, scale).expect("finite scale");
-    Array2::random_using((prompts, responses), uniform, &mut rng)
+    Ok(Array2::random_using(
+        (prompts, responses),
+        uniform,
+        &mut rng,
+    ))
 }

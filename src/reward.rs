@@ -12,12 +12,17 @@ pub fn implicit_reward<R: Real>(log_pi: R, log_ref: f64, beta: f64) -> R {
 }
 
 /// Eq. 5: $r(x,y) = \beta\log\frac{\pi_r(y|x)}{\pi_{\text{ref}}(y|x)} + \beta\log Z(x)$.
+///
+/// # Panics
+/// If `log_pi` and `log_ref` differ in shape, or `log_z` has not one entry per prompt.
 pub fn reparameterised_reward(
     log_pi: &Array2<f64>,
     log_ref: &Array2<f64>,
     log_z: &Array1<f64>,
     beta: f64,
 ) -> Array2<f64> {
+    assert_eq!(log_pi.dim(), log_ref.dim(), "policy and reference shapes");
+    assert_eq!(log_z.len(), log_pi.nrows(), "one log Z per prompt");
     let mut r = (log_pi - log_ref) * beta;
     for (mut row, z) in r.axis_iter_mut(Axis(0)).zip(log_z) {
         row += beta * z;
@@ -26,14 +31,22 @@ pub fn reparameterised_reward(
 }
 
 /// $r(x,y) + f(x)$: a member of the class of $r$ (Definition 1).
+///
+/// # Panics
+/// If `f` has not one entry per prompt (row of `reward`).
 pub fn shift(reward: &Array2<f64>, f: &Array1<f64>) -> Array2<f64> {
+    assert_eq!(f.len(), reward.nrows(), "one shift per prompt");
     reward + &f.view().insert_axis(Axis(1))
 }
 
 /// Distance to the equivalence class of Definition 1: with $\delta = a - b$,
 /// $\max_x\big(\max_y \delta(x,y) - \min_y \delta(x,y)\big)$, which is 0 exactly when
 /// $a(x,y) - b(x,y) = f(x)$ for some $f$.
+///
+/// # Panics
+/// If `a` and `b` differ in shape.
 pub fn class_distance(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
+    assert_eq!(a.dim(), b.dim(), "rewards of the same shape");
     (a - b)
         .rows()
         .into_iter()
@@ -46,6 +59,9 @@ pub fn class_distance(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
 }
 
 /// Definition 1: $a \sim b$ iff $a(x,y) - b(x,y) = f(x)$, decided up to `tol`.
+///
+/// # Panics
+/// As [`class_distance`].
 pub fn equivalent(a: &Array2<f64>, b: &Array2<f64>, tol: f64) -> bool {
     class_distance(a, b) <= tol
 }
@@ -54,7 +70,11 @@ pub fn equivalent(a: &Array2<f64>, b: &Array2<f64>, tol: f64) -> bool {
 /// $h(r)(x,y) = r(x,y) - \beta\log\sum_{y'}\pi_{\text{ref}}(y'|x)\,e^{r(x,y')/\beta}$
 /// $= \beta\log\frac{\pi_r(y|x)}{\pi_{\text{ref}}(y|x)}$: the class representative of $r$
 /// (Proposition 1: the only one with $\sum_y \pi_{\text{ref}}(y|x)\,e^{h(x,y)/\beta} = 1$).
+///
+/// # Panics
+/// If `reward` and `log_ref` differ in shape.
 pub fn projection(reward: &Array2<f64>, log_ref: &Array2<f64>, beta: f64) -> Array2<f64> {
+    assert_eq!(reward.dim(), log_ref.dim(), "reward and reference shapes");
     let mut h = reward.clone();
     for ((mut row, l), r) in h
         .axis_iter_mut(Axis(0))

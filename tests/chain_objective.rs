@@ -83,7 +83,7 @@ proptest! {
     #[test]
     fn sequence_policies_never_beat_the_optimum(seed in 0u64..1000, b in beta()) {
         let reference = SequencePolicy::random(2, 2, 3, 1.0, seed).unwrap();
-        let reward = dpo_oracle::problem::random_reward(2, reference.responses(), 2.0, seed + 1);
+        let reward = dpo_oracle::problem::random_reward(2, reference.responses(), 2.0, seed + 1).unwrap();
         let p = Problem::from_log_reference(reference.log_prob_table(), reward, b).unwrap();
         let opt = optimal_policy(&p);
         let j_opt = objective(&rows(&opt.log_pi), &p);

@@ -104,3 +104,13 @@ proptest! {
         }
     }
 }
+
+/// `shift` is exactly $r(x,y) + f(x)$ entry by entry (one rounding each; these sums are exact
+/// in binary), not merely some member of the class of $r$.
+#[test]
+fn shift_adds_f_of_x_to_every_response_of_x() {
+    let r = ndarray::array![[1.0, -2.0, 0.5], [4.0, 0.25, -8.0]];
+    let f = ndarray::arr1(&[0.5, -3.0]);
+    let want = ndarray::array![[1.5, -1.5, 1.0], [1.0, -2.75, -11.0]];
+    assert_eq!(shift(&r, &f), want);
+}

@@ -89,6 +89,13 @@ fn bco_running_mean_first_steps() {
     assert!((d1 - 0.2).abs() <= 1e-15);
     let d2 = running.update(&[1.0], &[0.0]);
     assert!((d2 - 0.35).abs() <= 1e-15);
+    // The mean read back is the mean of the two step samples, 0.2 and 0.5, summed here
+    // independently (the initial count 1e-24 perturbs it by ~1e-25, below this tolerance).
+    let samples = [(0.2 + 0.4 - 0.1 + 0.3) / 4.0, (1.0 + 0.0) / 2.0];
+    let independent = samples.iter().sum::<f64>() / samples.len() as f64;
+    assert!((running.mean() - independent).abs() <= 1e-15);
+    assert_eq!(running.mean(), d2);
+    assert_eq!(RunningMean::default().mean(), 0.0);
     let spec = LossSpec::new(LossType::BcoPair, 0.1).with_bco_delta(d2);
     let b = OwnedBatch::sample(2, 31);
     let out = compute_as(Convention::Trl028, &spec, &b.view()).unwrap();

@@ -15,7 +15,7 @@ const LN2: f64 = std::f64::consts::LN_2;
 
 fn closed(prep: &loss::PreparedLoss, b: &OwnedBatch) -> [Vec<f64>; 4] {
     let [pc, pr, rc, rr] = &b.logps;
-    prep.mean_gradient(pc, pr, rc, rr)
+    prep.mean_gradient(pc, pr, rc, rr).unwrap()
 }
 
 #[test]
@@ -289,6 +289,7 @@ mod random {
             let beta = 10f64.powf(log_beta);
             for v in variants() {
                 let spec = v.spec.with_beta(beta);
+                prop_assert_eq!(spec.beta(), beta);
                 let prep = match v.convention {
                     Some(c) => c.prepare(&spec, &b.view()),
                     None => loss::prepare(&spec, &b.view()),
@@ -305,5 +306,22 @@ mod random {
                 prop_assert!(err <= COMPOSITE_REL, "{}: β = {beta}: {err:e}", v.label);
             }
         }
+    }
+}
+
+/// `with_beta` sets the β the loss is computed at: the sigmoid loss of one pair with $h = 1$ is
+/// $\operatorname{softplus}(-\beta)$, a different value at each β of the sweep (closed form).
+#[test]
+fn with_beta_changes_the_loss_as_the_closed_form_says() {
+    let (pc, pr, zero) = ([0.0], [-1.0], [0.0]);
+    let batch = PairLogps::new(&pc, &pr, &zero, &zero);
+    let base = LossSpec::new(LossType::Sigmoid, 0.1);
+    for beta in [1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0] {
+        let out = loss::compute(&base.with_beta(beta), &batch).unwrap();
+        let want = (-beta).exp().ln_1p();
+        assert!(
+            rel_error(out.loss, want, 0.0) <= FEW_ROUNDINGS_REL,
+            "β = {beta}"
+        );
     }
 }

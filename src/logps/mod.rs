@@ -144,6 +144,15 @@ pub enum LogpError {
         /// The value.
         value: f64,
     },
+    /// A log-probability whose exact value, from finite logits, is below $-$`f64::MAX`: a
+    /// token's $x_y - \operatorname{logsumexp}(x)$ (`pos` is its logit position) or the row's
+    /// sum over its tokens (`pos` is `None`). Never returned as $-\infty$.
+    Overflow {
+        /// Row.
+        batch: usize,
+        /// The token's logit position, or `None` for the row's reduction.
+        pos: Option<usize>,
+    },
     /// A finite `f64` logit that overflows the reduced precision.
     NotRepresentable {
         /// Row.
@@ -192,6 +201,18 @@ impl fmt::Display for LogpError {
                 f,
                 "logit {value} at row {batch}, position {pos}, token {token} (NaN or +inf)"
             ),
+            Self::Overflow { batch, pos } => match pos {
+                Some(pos) => write!(
+                    f,
+                    "the log-probability of the token at row {batch}, logit position {pos} \
+                     is below -f64::MAX (it overflows f64)"
+                ),
+                None => write!(
+                    f,
+                    "the sequence log-probability of row {batch} is below -f64::MAX \
+                     (it overflows f64)"
+                ),
+            },
             Self::NotRepresentable {
                 batch,
                 pos,
@@ -278,9 +299,16 @@ pub(crate) fn scored_tokens(
         .collect()
 }
 
-/// $\log\sum_v e^{x_v}$ over one vocabulary row in a single pass (online max shift), in `f64`.
+/// $\log\sum_v e^{x_v}$ over one vocabulary row in a single pass (online max shift), in `f64`,
+/// as its two parts $(m, \ln s)$ with $m = \max_v x_v$ and $s = \sum_v e^{x_v - m} \in [1, V]$:
+/// a log-softmax is then $(x_y - m) - \ln s$, the difference of the logits taken first, so no
+/// digit is lost to $m$ when the logits are large ($|x| \ge 10^{12}$) and nothing overflows.
 /// NaN or $+\infty$ is [`LogpError::NonFinite`]; all $-\infty$ is [`LogpError::NegInfRow`].
-fn online_logsumexp(row: ArrayView1<f64>, batch: usize, pos: usize) -> Result<f64, LogpError> {
+fn online_logsumexp(
+    row: ArrayView1<f64>,
+    batch: usize,
+    pos: usize,
+) -> Result<(f64, f64), LogpError> {
     let (mut m, mut s) = (f64::NEG_INFINITY, 0.0_f64);
     for (token, &x) in row.iter().enumerate() {
         if x.is_nan() || x == f64::INFINITY {
@@ -304,7 +332,22 @@ fn online_logsumexp(row: ArrayView1<f64>, batch: usize, pos: usize) -> Result<f6
     if m == f64::NEG_INFINITY {
         return Err(LogpError::NegInfRow { batch, pos });
     }
-    Ok(m + s.ln())
+    Ok((m, s.ln()))
+}
+
+/// One token's $\log\operatorname{softmax}(x)_y = (x_y - m) - \ln s$ in `f64`, or
+/// [`LogpError::Overflow`] when it is below $-$`f64::MAX` although $x_y$ is finite.
+fn token_logp(row: ArrayView1<f64>, y: usize, batch: usize, pos: usize) -> Result<f64, LogpError> {
+    let (m, ln_s) = online_logsumexp(row, batch, pos)?;
+    let value = (row[y] - m) - ln_s;
+    if value.is_finite() || !row[y].is_finite() {
+        Ok(value)
+    } else {
+        Err(LogpError::Overflow {
+            batch,
+            pos: Some(pos),
+        })
+    }
 }
 
 /// The reduction of a row's per-token values: their sum, or the sum divided by the count under
@@ -354,9 +397,17 @@ pub fn sequence_logps_with_precision(
         logps[b] = match precision {
             Precision::F64 => {
                 let mut sum = 0.0;
+                let mut finite = true;
                 for &(pos, y) in row {
-                    let lse = online_logsumexp(logits.slice(ndarray::s![b, pos, ..]), b, pos)?;
-                    sum += logits[[b, pos, y]] - lse;
+                    let value = token_logp(logits.slice(ndarray::s![b, pos, ..]), y, b, pos)?;
+                    finite &= value.is_finite();
+                    sum += value;
+                }
+                if finite && sum.is_infinite() {
+                    return Err(LogpError::Overflow {
+                        batch: b,
+                        pos: None,
+                    });
                 }
                 reduce(sum, row.len(), opts)
             }
@@ -441,10 +492,10 @@ pub fn sequence_logps_grad(
         };
         for &(pos, y) in row {
             let xs = logits.slice(ndarray::s![b, pos, ..]);
-            let lse = online_logsumexp(xs, b, pos)?;
+            let (m, ln_s) = online_logsumexp(xs, b, pos)?;
             let mut g = grad.slice_mut(ndarray::s![b, pos, ..]);
             for (gv, &x) in g.iter_mut().zip(xs.iter()) {
-                *gv = -weight * (x - lse).exp();
+                *gv = -weight * ((x - m) - ln_s).exp();
             }
             g[y] += weight;
         }

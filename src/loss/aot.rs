@@ -14,6 +14,7 @@
 //! one-sided orders give the same sorted values.
 
 use super::logistic::{cdpo, cdpo_dz};
+use super::scaled::scaled_difference;
 use crate::scalar::Real;
 
 /// The indices of `xs` in ascending order of value (stable; `total_cmp` order for NaN).
@@ -29,7 +30,7 @@ pub fn aot_losses<R: Real>(beta: f64, eps: f64, a: &[R], b: &[R]) -> Vec<R> {
     let (oa, ob) = (ascending_order(a), ascending_order(b));
     oa.iter()
         .zip(&ob)
-        .map(|(&i, &j)| cdpo((a[i] - b[j]) * beta, eps))
+        .map(|(&i, &j)| cdpo(scaled_difference(beta, a[i], b[j]), eps))
         .collect()
 }
 
@@ -42,7 +43,7 @@ pub fn aot_grad(beta: f64, eps: f64, a: &[f64], b: &[f64]) -> (Vec<f64>, Vec<f64
     let mut ga = vec![0.0; a.len()];
     let mut gb = vec![0.0; b.len()];
     for (&i, &j) in oa.iter().zip(&ob) {
-        let g = beta * cdpo_dz(beta * (a[i] - b[j]), eps) / n;
+        let g = beta * cdpo_dz(scaled_difference(beta, a[i], b[j]), eps) / n;
         ga[i] = g;
         gb[j] = -g;
     }

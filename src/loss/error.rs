@@ -14,14 +14,26 @@ pub enum LossError {
         /// The allowed range, in words.
         allowed: &'static str,
     },
-    /// One of the per-pair arrays has a different length from `policy_chosen`.
+    /// One of the per-pair arrays has a different length from the batch (the length of
+    /// `policy_chosen`, or of the batch a [`PreparedLoss`](super::PreparedLoss) was prepared
+    /// for).
     LengthMismatch {
         /// The array whose length is wrong.
         field: &'static str,
         /// Its length.
         len: usize,
-        /// The length of `policy_chosen`.
+        /// The number of pairs.
         expected: usize,
+    },
+    /// A quantity computed from finite inputs whose exact value lies beyond the range of `f64`
+    /// (for example a loss $-\log\sigma(\beta h) \approx -\beta h > 1.8\times10^{308}$, or a
+    /// reward $\beta(\log\pi_\theta - \log\pi_{\text{ref}})$ that large): never returned as
+    /// $\pm\infty$ or NaN.
+    Overflow {
+        /// The quantity (`loss`, `chosen_rewards`, `grad_policy_chosen`, ...).
+        quantity: &'static str,
+        /// The index of the pair (or rank, for aot), or of the response for Plackett-Luce.
+        pair: usize,
     },
     /// A batch of zero pairs (its mean is undefined).
     EmptyBatch,
@@ -77,7 +89,12 @@ impl fmt::Display for LossError {
                 expected,
             } => write!(
                 f,
-                "{field} has {len} entries but policy_chosen has {expected}"
+                "{field} has {len} entries but the batch has {expected} pairs"
+            ),
+            Self::Overflow { quantity, pair } => write!(
+                f,
+                "{quantity} at index {pair} overflows f64 (its magnitude exceeds 1.8e308) \
+                 although every input is finite"
             ),
             Self::EmptyBatch => write!(f, "empty batch: the mean over zero pairs is undefined"),
             Self::NonFinite { pair, field } => write!(

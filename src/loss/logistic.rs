@@ -11,8 +11,14 @@ use crate::scalar::Real;
 /// cDPO (conservative DPO), and DPO itself at $\varepsilon = 0$:
 /// $$\ell(z) = -(1-\varepsilon)\log\sigma(z) - \varepsilon\log\sigma(-z).$$
 ///
+/// At $\varepsilon = 0$ the second term is left out rather than multiplied by $0$, so that the
+/// limit $\ell(+\infty) = 0$ is kept (not $0 \cdot \infty = \mathrm{NaN}$).
+///
 /// Closed-form derivative: [`cdpo_dz`].
 pub fn cdpo<R: Real>(z: R, eps: f64) -> R {
+    if eps == 0.0 {
+        return -z.log_sigmoid();
+    }
     -(z.log_sigmoid() * (1.0 - eps)) - (-z).log_sigmoid() * eps
 }
 
@@ -28,8 +34,13 @@ pub fn cdpo_dz(z: f64, eps: f64) -> f64 {
 /// It is negative for $z$ below $\ln\frac{\varepsilon}{1-\varepsilon}$ when $\varepsilon > 0$
 /// (that is not a bug: the estimator is unbiased, not non-negative).
 ///
+/// At $\varepsilon = 0$ it is the sigmoid loss, computed as [`cdpo`] does.
+///
 /// Closed-form derivative: [`robust_dz`].
 pub fn robust<R: Real>(z: R, eps: f64) -> R {
+    if eps == 0.0 {
+        return cdpo(z, 0.0);
+    }
     (-(z.log_sigmoid() * (1.0 - eps)) + (-z).log_sigmoid() * eps) / (1.0 - 2.0 * eps)
 }
 

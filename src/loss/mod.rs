@@ -37,6 +37,7 @@ pub mod exo;
 pub mod hinge;
 pub mod logistic;
 pub mod plackett_luce;
+pub mod scaled;
 pub mod squared;
 
 mod batch;

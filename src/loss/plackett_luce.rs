@@ -3,6 +3,7 @@
 //! $$\mathcal L = -\log p(\tau) = \sum_{k=1}^{K}\Big(\log\sum_{j\ge k} e^{u_{\tau(j)}} - u_{\tau(k)}\Big).$$
 //! At $K = 2$ it is the sigmoid loss $-\log\sigma(\beta h)$.
 
+use super::scaled::scaled_difference;
 use super::{first_non_finite, LossError};
 use crate::preference::plackett_luce_log_prob;
 use crate::scalar::Real;
@@ -22,14 +23,36 @@ fn check(policy: &[f64], reference: &[f64]) -> Result<(), LossError> {
     first_non_finite(&[("policy", policy), ("reference", reference)])
 }
 
+/// [`LossError::InvalidParameter`] unless $\beta$ is finite and $> 0$.
+fn check_beta(beta: f64) -> Result<(), LossError> {
+    if beta.is_finite() && beta > 0.0 {
+        Ok(())
+    } else {
+        Err(LossError::InvalidParameter {
+            name: "beta",
+            value: beta,
+            allowed: "finite and > 0",
+        })
+    }
+}
+
 /// The Plackett–Luce DPO loss of one ranking, generic over [`Real`]. `ranking[k]` is the index
 /// of the response ranked $k$-th (best first). `policy` and `reference` must have equal length.
+/// NaN and infinite log-probabilities propagate (IEEE); [`plackett_luce_loss_and_grad`]
+/// rejects them.
+///
+/// # Errors
+/// [`LossError::InvalidParameter`] unless $\beta$ is finite and $> 0$;
+/// [`LossError::LengthMismatch`]; [`LossError::Ranking`] for a ranking that is not a
+/// permutation; [`LossError::Overflow`] when, from finite inputs, a reward
+/// $u_k = \beta(\log\pi_\theta - \log\pi_{\text{ref}})$ or the loss exceeds `f64::MAX`.
 pub fn plackett_luce_loss<R: Real>(
     beta: f64,
     policy: &[R],
     reference: &[R],
     ranking: &[usize],
 ) -> Result<R, LossError> {
+    check_beta(beta)?;
     if reference.len() != policy.len() {
         return Err(LossError::LengthMismatch {
             field: "reference",
@@ -40,9 +63,28 @@ pub fn plackett_luce_loss<R: Real>(
     let rewards: Vec<R> = policy
         .iter()
         .zip(reference)
-        .map(|(&p, &r)| (p - r) * beta)
+        .map(|(&p, &r)| scaled_difference(beta, p, r))
         .collect();
-    Ok(-plackett_luce_log_prob(&rewards, ranking)?)
+    let loss = -plackett_luce_log_prob(&rewards, ranking)?;
+    let finite_inputs = policy
+        .iter()
+        .chain(reference)
+        .all(|x| x.value().is_finite());
+    if finite_inputs {
+        if let Some(pair) = rewards.iter().position(|u| !u.value().is_finite()) {
+            return Err(LossError::Overflow {
+                quantity: "reward beta*(policy - reference)",
+                pair,
+            });
+        }
+        if !loss.value().is_finite() {
+            return Err(LossError::Overflow {
+                quantity: "loss",
+                pair: 0,
+            });
+        }
+    }
+    Ok(loss)
 }
 
 /// The loss of [`plackett_luce_loss`] in `f64` after checking the inputs (lengths, finiteness,
@@ -59,18 +101,12 @@ pub fn plackett_luce_loss_and_grad(
     reference: &[f64],
     ranking: &[usize],
 ) -> Result<(f64, Vec<f64>), LossError> {
-    if !(beta.is_finite() && beta > 0.0) {
-        return Err(LossError::InvalidParameter {
-            name: "beta",
-            value: beta,
-            allowed: "finite and > 0",
-        });
-    }
+    check_beta(beta)?;
     check(policy, reference)?;
     let loss = plackett_luce_loss(beta, policy, reference, ranking)?;
     let ordered: Vec<f64> = ranking
         .iter()
-        .map(|&i| beta * (policy[i] - reference[i]))
+        .map(|&i| scaled_difference(beta, policy[i], reference[i]))
         .collect();
     let k = ordered.len();
     // suffix[s] = S_s = log Σ_{j ≥ s} exp(o_j) (max-shifted); suffix[k] = -inf.

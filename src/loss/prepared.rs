@@ -1,6 +1,7 @@
 //! [`PreparedLoss`]: a validated loss on a batch, its per-pair formula generic over [`Real`]
 //! and its closed-form gradient.
 
+use super::scaled::{mean, scaled_difference};
 use super::{
     anchored, aot, discopop, exo, hinge, logistic, squared, LossError, LossOutput, LossSpec,
     LossType, PairLogps,
@@ -85,23 +86,52 @@ impl PreparedLoss {
         (&self.chosen_scale, &self.rejected_scale)
     }
 
-    /// The log-ratio of one response: $(\log\pi_\theta - \log\pi_{\text{ref}})\cdot s$, or
+    /// The log-ratio of one response: $(\log\pi_\theta - \log\pi_{\text{ref}})\cdot s$ (the
+    /// difference taken first, overflow-safe: [`scaled_difference`]), or
     /// $\log\pi_\theta \cdot s$ when reference-free.
     fn log_ratio<R: Real>(&self, policy: R, reference: R, scale: f64) -> R {
         if self.spec.reference_free {
             policy * scale
         } else {
-            (policy - reference) * scale
+            scaled_difference(scale, policy, reference)
+        }
+    }
+
+    /// [`LossError::LengthMismatch`] unless each of the four arrays has one entry per pair of
+    /// the prepared batch.
+    fn check_lengths(&self, lengths: [usize; 4]) -> Result<(), LossError> {
+        let expected = self.chosen_scale.len();
+        let names = [
+            "policy_chosen",
+            "policy_rejected",
+            "reference_chosen",
+            "reference_rejected",
+        ];
+        match names.iter().zip(lengths).find(|(_, len)| *len != expected) {
+            Some((&field, len)) => Err(LossError::LengthMismatch {
+                field,
+                len,
+                expected,
+            }),
+            None => Ok(()),
         }
     }
 
     /// The per-pair (per-rank for aot) losses from the four arrays, written once for every
-    /// [`Real`].
+    /// [`Real`]. Values are not checked here (IEEE propagation; [`PreparedLoss::evaluate`]
+    /// checks them and every result).
     ///
-    /// # Panics
-    /// If an array is shorter than the prepared batch (a programming error; [`compute`](super::compute) and
-    /// [`PreparedLoss::evaluate`] check lengths and return an error instead).
-    pub fn losses<R: Real>(&self, pc: &[R], pr: &[R], rc: &[R], rr: &[R]) -> Vec<R> {
+    /// # Errors
+    /// [`LossError::LengthMismatch`] unless every array has one entry per pair of the prepared
+    /// batch.
+    pub fn losses<R: Real>(
+        &self,
+        pc: &[R],
+        pr: &[R],
+        rc: &[R],
+        rr: &[R],
+    ) -> Result<Vec<R>, LossError> {
+        self.check_lengths([pc.len(), pr.len(), rc.len(), rr.len()])?;
         let s = &self.spec;
         let (beta, eps) = (s.beta, s.label_smoothing);
         let lw: Vec<R> = (0..pc.len())
@@ -112,29 +142,44 @@ impl PreparedLoss {
             .collect();
         match s.loss_type {
             LossType::Aot => {
-                let policy: Vec<R> = pc.iter().zip(pr).map(|(&w, &l)| w - l).collect();
+                let policy: Vec<R> = pc
+                    .iter()
+                    .zip(pr)
+                    .map(|(&w, &l)| scaled_difference(1.0, w, l))
+                    .collect();
                 let reference: Vec<R> = if s.reference_free {
                     pc.iter().map(|x| x.constant(0.0)).collect()
                 } else {
-                    rc.iter().zip(rr).map(|(&w, &l)| w - l).collect()
+                    rc.iter()
+                        .zip(rr)
+                        .map(|(&w, &l)| scaled_difference(1.0, w, l))
+                        .collect()
                 };
-                aot::aot_losses(beta, eps, &policy, &reference)
+                Ok(aot::aot_losses(beta, eps, &policy, &reference))
             }
-            LossType::AotUnpaired => aot::aot_losses(beta, eps, &lw, &ll),
-            _ => lw
+            LossType::AotUnpaired => Ok(aot::aot_losses(beta, eps, &lw, &ll)),
+            _ => Ok(lw
                 .iter()
                 .zip(&ll)
                 .map(|(&w, &l)| pair_loss(s, w, l))
-                .collect(),
+                .collect()),
         }
     }
 
     /// The closed-form gradient of the batch mean of [`PreparedLoss::losses`] with respect to
     /// `[policy_chosen, policy_rejected, reference_chosen, reference_rejected]`.
     ///
-    /// # Panics
-    /// As [`PreparedLoss::losses`], if an array is shorter than the prepared batch.
-    pub fn mean_gradient(&self, pc: &[f64], pr: &[f64], rc: &[f64], rr: &[f64]) -> [Vec<f64>; 4] {
+    /// # Errors
+    /// As [`PreparedLoss::losses`]: [`LossError::LengthMismatch`] unless every array has one
+    /// entry per pair of the prepared batch.
+    pub fn mean_gradient(
+        &self,
+        pc: &[f64],
+        pr: &[f64],
+        rc: &[f64],
+        rr: &[f64],
+    ) -> Result<[Vec<f64>; 4], LossError> {
+        self.check_lengths([pc.len(), pr.len(), rc.len(), rr.len()])?;
         let s = &self.spec;
         let n = pc.len();
         let (beta, eps) = (s.beta, s.label_smoothing);
@@ -142,14 +187,17 @@ impl PreparedLoss {
         let neg = |g: &[f64], k: f64| g.iter().map(|x| -x * k).collect::<Vec<f64>>();
         match s.loss_type {
             LossType::Aot => {
-                let policy: Vec<f64> = (0..n).map(|i| pc[i] - pr[i]).collect();
-                let reference: Vec<f64> =
-                    (0..n).map(|i| keep_reference * (rc[i] - rr[i])).collect();
+                let policy: Vec<f64> = (0..n)
+                    .map(|i| scaled_difference(1.0, pc[i], pr[i]))
+                    .collect();
+                let reference: Vec<f64> = (0..n)
+                    .map(|i| scaled_difference(keep_reference, rc[i], rr[i]))
+                    .collect();
                 let (ga, gb) = aot::aot_grad(beta, eps, &policy, &reference);
                 let gb_kept: Vec<f64> = gb.iter().map(|g| g * keep_reference).collect();
                 let gpr = neg(&ga, 1.0);
                 let grr = neg(&gb, keep_reference);
-                [ga, gpr, gb_kept, grr]
+                Ok([ga, gpr, gb_kept, grr])
             }
             LossType::AotUnpaired => {
                 let lw: Vec<f64> = (0..n).map(|i| self.log_ratio(pc[i], rc[i], 1.0)).collect();
@@ -157,7 +205,7 @@ impl PreparedLoss {
                 let (gw, gl) = aot::aot_grad(beta, eps, &lw, &ll);
                 let grc = neg(&gw, keep_reference);
                 let grr = neg(&gl, keep_reference);
-                [gw, gl, grc, grr]
+                Ok([gw, gl, grc, grr])
             }
             _ => {
                 let mut out = [vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]];
@@ -171,7 +219,7 @@ impl PreparedLoss {
                     out[2][i] = -keep_reference * out[0][i];
                     out[3][i] = -keep_reference * out[1][i];
                 }
-                out
+                Ok(out)
             }
         }
     }
@@ -179,6 +227,12 @@ impl PreparedLoss {
     /// Evaluates the losses, the rewards and the closed-form gradient on `batch`, the batch this
     /// loss was prepared for (or one of the same length: [`LossError::LengthMismatch`]
     /// otherwise; its lengths and finiteness are checked again).
+    ///
+    /// Every difference is taken before it is scaled and the mean is overflow-safe
+    /// ([`super::scaled`]), so a result is finite whenever its exact value is representable; when
+    /// it is not (a loss, reward or gradient beyond `f64::MAX` from finite inputs) the error is
+    /// [`LossError::Overflow`] naming it, never an `Ok` holding $\pm\infty$ or NaN. With
+    /// [`LossSpec::with_propagate_non_finite`] and a non-finite input, values propagate.
     pub fn evaluate(&self, batch: &PairLogps) -> Result<LossOutput, LossError> {
         batch.check(self.spec.propagate_non_finite)?;
         if batch.len() != self.chosen_scale.len() {
@@ -194,17 +248,18 @@ impl PreparedLoss {
             batch.reference_chosen,
             batch.reference_rejected,
         );
-        let losses = self.losses(pc, pr, rc, rr);
-        let loss = losses.iter().sum::<f64>() / losses.len() as f64;
+        let losses = self.losses(pc, pr, rc, rr)?;
+        let loss = mean(&losses);
+        let beta = self.spec.beta;
         let reward = |p: &[f64], r: &[f64]| -> Vec<f64> {
             p.iter()
                 .zip(r)
-                .map(|(p, r)| self.spec.beta * (p - r))
+                .map(|(&p, &r)| scaled_difference(beta, p, r))
                 .collect()
         };
         let [grad_policy_chosen, grad_policy_rejected, grad_reference_chosen, grad_reference_rejected] =
-            self.mean_gradient(pc, pr, rc, rr);
-        Ok(LossOutput {
+            self.mean_gradient(pc, pr, rc, rr)?;
+        let out = LossOutput {
             losses,
             chosen_rewards: reward(pc, rc),
             rejected_rewards: reward(pr, rr),
@@ -213,15 +268,79 @@ impl PreparedLoss {
             grad_policy_rejected,
             grad_reference_chosen,
             grad_reference_rejected,
-        })
+        };
+        if batch
+            .fields()
+            .iter()
+            .all(|(_, a)| a.iter().all(|x| x.is_finite()))
+        {
+            if let Err(LossError::Overflow { quantity, pair }) = first_overflow(&out) {
+                return Err(LossError::Overflow {
+                    quantity: self
+                        .overflowed_intermediate(batch, pair)
+                        .unwrap_or(quantity),
+                    pair,
+                });
+            }
+        }
+        Ok(out)
     }
+
+    /// The first intermediate of pair `pair` whose value overflows: its chosen or rejected
+    /// log-ratio, or the margin $\beta(\ell_w - \ell_l)$; `None` for the batch-coupled aot losses
+    /// (their index is a rank, not a pair) or when every intermediate is finite.
+    fn overflowed_intermediate(&self, batch: &PairLogps, pair: usize) -> Option<&'static str> {
+        if matches!(self.spec.loss_type, LossType::Aot | LossType::AotUnpaired) {
+            return None;
+        }
+        let i = pair;
+        let lw = self.log_ratio(
+            batch.policy_chosen[i],
+            batch.reference_chosen[i],
+            self.chosen_scale[i],
+        );
+        let ll = self.log_ratio(
+            batch.policy_rejected[i],
+            batch.reference_rejected[i],
+            self.rejected_scale[i],
+        );
+        if !lw.is_finite() {
+            Some("chosen log-ratio")
+        } else if !ll.is_finite() {
+            Some("rejected log-ratio")
+        } else if !scaled_difference(self.spec.beta, lw, ll).is_finite() {
+            Some("margin beta*(chosen - rejected log-ratio)")
+        } else {
+            None
+        }
+    }
+}
+
+/// [`LossError::Overflow`] for the first non-finite value of `out` (losses, then rewards, then
+/// gradients, pair by pair within each).
+fn first_overflow(out: &LossOutput) -> Result<(), LossError> {
+    let fields: [(&'static str, &[f64]); 7] = [
+        ("losses", &out.losses),
+        ("chosen_rewards", &out.chosen_rewards),
+        ("rejected_rewards", &out.rejected_rewards),
+        ("grad_policy_chosen", &out.grad_policy_chosen),
+        ("grad_policy_rejected", &out.grad_policy_rejected),
+        ("grad_reference_chosen", &out.grad_reference_chosen),
+        ("grad_reference_rejected", &out.grad_reference_rejected),
+    ];
+    for (quantity, values) in fields {
+        if let Some(pair) = values.iter().position(|v| !v.is_finite()) {
+            return Err(LossError::Overflow { quantity, pair });
+        }
+    }
+    Ok(())
 }
 
 /// The loss of one pair from its two log-ratios, for every loss that is a sum of per-pair terms
 /// (the batch-coupled aot losses are computed in [`aot`] and never reach here).
 fn pair_loss<R: Real>(s: &LossSpec, lw: R, ll: R) -> R {
     let (beta, eps) = (s.beta, s.label_smoothing);
-    let z = (lw - ll) * beta;
+    let z = scaled_difference(beta, lw, ll);
     match s.loss_type {
         LossType::Robust => logistic::robust(z, eps),
         LossType::Ipo => squared::ipo(beta, lw, ll),
@@ -247,7 +366,7 @@ fn pair_loss<R: Real>(s: &LossSpec, lw: R, ll: R) -> R {
 /// the margin $z = \beta(\ell_w - \ell_l)$ it is $\beta\,\ell'(z)\,(1, -1)$.
 fn pair_gradient(s: &LossSpec, lw: f64, ll: f64) -> [f64; 2] {
     let (beta, eps) = (s.beta, s.label_smoothing);
-    let z = (lw - ll) * beta;
+    let z = scaled_difference(beta, lw, ll);
     let of_margin = |dz: f64| [beta * dz, -beta * dz];
     match s.loss_type {
         LossType::Robust => of_margin(logistic::robust_dz(z, eps)),

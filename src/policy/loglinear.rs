@@ -6,7 +6,9 @@ use ndarray_rand::rand::rngs::StdRng;
 use ndarray_rand::rand::SeedableRng;
 use ndarray_rand::RandomExt;
 
-use super::{check_finite, log_softmax_nonempty, normal, softmax, Policy, PolicyError};
+use super::{
+    check_finite, check_sizes, log_softmax_nonempty, normal, softmax, Policy, PolicyError,
+};
 use crate::scalar::Real;
 
 /// Features (prompts × responses × d) and a weight vector $\theta \in \mathbb R^d$.
@@ -45,13 +47,15 @@ impl LogLinearPolicy {
     /// Features and weights drawn i.i.d. $\mathcal N(0, 1)$ from the seeded generator.
     ///
     /// # Errors
-    /// [`PolicyError::Empty`] if a size is zero.
+    /// [`PolicyError::Empty`] if a size is zero, [`PolicyError::TooLarge`] beyond
+    /// [`MAX_ENTRIES`](crate::limits::MAX_ENTRIES) features (before allocating).
     pub fn random(
         prompts: usize,
         responses: usize,
         dim: usize,
         seed: u64,
     ) -> Result<Self, PolicyError> {
+        check_sizes(&[prompts, responses, dim], "feature table")?;
         let mut rng = StdRng::seed_from_u64(seed);
         let normal = normal(1.0)?;
         let features = Array3::random_using((prompts, responses, dim), normal, &mut rng);

@@ -46,6 +46,12 @@ pub enum PolicyError {
         /// Its flat index.
         index: usize,
     },
+    /// The parameters, the table or the enumerated responses would exceed
+    /// [`MAX_ENTRIES`](crate::limits::MAX_ENTRIES) entries (refused before allocating).
+    TooLarge {
+        /// What would be too large.
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for PolicyError {
@@ -57,6 +63,11 @@ impl fmt::Display for PolicyError {
             }
             Self::NonFinite { index } => write!(f, "parameter or feature {index} is not finite"),
             Self::ShapeMismatch => write!(f, "the two policies have different shapes"),
+            Self::TooLarge { what } => write!(
+                f,
+                "the {what} would exceed the limit of {} entries",
+                crate::limits::MAX_ENTRIES
+            ),
             Self::InvalidScale(s) => {
                 write!(
                     f,
@@ -75,6 +86,15 @@ pub(crate) fn normal(scale: f64) -> Result<ndarray_rand::rand_distr::Normal<f64>
         return Err(PolicyError::InvalidScale(scale));
     }
     ndarray_rand::rand_distr::Normal::new(0.0, scale).map_err(|_| PolicyError::InvalidScale(scale))
+}
+
+/// [`PolicyError::Empty`] if a size is zero, [`PolicyError::TooLarge`] if their product exceeds
+/// [`MAX_ENTRIES`](crate::limits::MAX_ENTRIES).
+pub(crate) fn check_sizes(sizes: &[usize], what: &'static str) -> Result<usize, PolicyError> {
+    if sizes.contains(&0) {
+        return Err(PolicyError::Empty);
+    }
+    crate::limits::checked_entries(sizes).ok_or(PolicyError::TooLarge { what })
 }
 
 /// Checks that every value is finite.
@@ -97,8 +117,15 @@ pub trait Policy {
     fn params(&self) -> &[f64];
     /// $\log\pi_\theta(y|x)$ for $y = 0, \dots, Y-1$, at parameters `theta` (not necessarily
     /// [`Policy::params`]); `theta.len()` must equal `self.params().len()`.
+    ///
+    /// # Panics
+    /// If `x` is not a prompt of the policy or `theta` is shorter than its parameters
+    /// ([`crate::dpo::dpo_loss`] checks both and returns an error instead).
     fn log_probs<R: Real>(&self, theta: &[R], x: usize) -> Vec<R>;
     /// The score $\nabla_\theta\log\pi_\theta(y|x)$ at `theta`, in closed form.
+    ///
+    /// # Panics
+    /// As [`Policy::log_probs`], and if `y` is not a response.
     fn score(&self, theta: &[f64], x: usize, y: usize) -> Vec<f64>;
 
     /// $\log\pi_\theta(y|x)$ at the current parameters, prompts × responses.

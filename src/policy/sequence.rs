@@ -15,7 +15,9 @@ use ndarray_rand::rand::rngs::StdRng;
 use ndarray_rand::rand::SeedableRng;
 use ndarray_rand::RandomExt;
 
-use super::{check_finite, log_softmax_nonempty, normal, softmax, Policy, PolicyError};
+use super::{
+    check_finite, check_sizes, log_softmax_nonempty, normal, softmax, Policy, PolicyError,
+};
 use crate::scalar::Real;
 
 /// The bigram policy; $\theta_{x,c,t}$ is stored at `(x * (V+1) + c) * (V+1) + t`, where the
@@ -41,17 +43,17 @@ impl SequencePolicy {
     /// # Errors
     /// [`PolicyError::Empty`] without prompts or content tokens;
     /// [`PolicyError::ParameterCount`] unless `theta.len() == prompts * (vocab + 1)^2`;
-    /// [`PolicyError::NonFinite`] for a NaN or infinite logit.
+    /// [`PolicyError::NonFinite`] for a NaN or infinite logit; [`PolicyError::TooLarge`] when
+    /// the parameters, the $\sum_{k=0}^{L} V^k$ responses, their tokens, or the prompts ×
+    /// responses table would exceed [`MAX_ENTRIES`](crate::limits::MAX_ENTRIES) (before
+    /// enumerating).
     pub fn new(
         prompts: usize,
         vocab: usize,
         max_len: usize,
         theta: Vec<f64>,
     ) -> Result<Self, PolicyError> {
-        if prompts == 0 || vocab == 0 {
-            return Err(PolicyError::Empty);
-        }
-        let expected = prompts * (vocab + 1) * (vocab + 1);
+        let expected = parameter_count(prompts, vocab)?;
         if theta.len() != expected {
             return Err(PolicyError::ParameterCount {
                 expected,
@@ -59,6 +61,7 @@ impl SequencePolicy {
             });
         }
         check_finite(&theta)?;
+        check_enumeration(prompts, vocab, max_len)?;
         let mut responses: Vec<Vec<usize>> = vec![Vec::new()];
         let mut frontier = responses.clone();
         for _ in 0..max_len {
@@ -109,9 +112,10 @@ impl SequencePolicy {
         scale: f64,
         seed: u64,
     ) -> Result<Self, PolicyError> {
+        let n = parameter_count(prompts, vocab)?;
+        check_enumeration(prompts, vocab, max_len)?;
         let mut rng = StdRng::seed_from_u64(seed);
         let normal = normal(scale)?;
-        let n = prompts * (vocab + 1) * (vocab + 1);
         Self::new(
             prompts,
             vocab,
@@ -165,6 +169,40 @@ impl SequencePolicy {
         let start = (x * width + context) * width;
         start..start + width
     }
+}
+
+/// The number of logits, $X (V+1)^2$: [`PolicyError::Empty`] without prompts or content
+/// tokens, [`PolicyError::TooLarge`] beyond [`MAX_ENTRIES`](crate::limits::MAX_ENTRIES).
+fn parameter_count(prompts: usize, vocab: usize) -> Result<usize, PolicyError> {
+    if vocab == 0 {
+        return Err(PolicyError::Empty);
+    }
+    let side = vocab.checked_add(1).ok_or(PolicyError::TooLarge {
+        what: "parameter vector",
+    })?;
+    check_sizes(&[prompts, side, side], "parameter vector")
+}
+
+/// Checks, before enumerating, that the $n = \sum_{k=0}^{L} V^k$ responses, their
+/// $\sum_{k=0}^{L} k V^k$ tokens and the $X \times n$ log-probability table stay within
+/// [`MAX_ENTRIES`](crate::limits::MAX_ENTRIES).
+fn check_enumeration(prompts: usize, vocab: usize, max_len: usize) -> Result<(), PolicyError> {
+    let (mut level, mut responses, mut tokens) = (1usize, 1usize, 0usize);
+    for k in 1..=max_len {
+        level = crate::limits::checked_entries(&[level, vocab]).ok_or(PolicyError::TooLarge {
+            what: "response set",
+        })?;
+        responses =
+            crate::limits::checked_entries(&[responses + level]).ok_or(PolicyError::TooLarge {
+                what: "response set",
+            })?;
+        tokens = crate::limits::checked_entries(&[level, k])
+            .and_then(|t| crate::limits::checked_entries(&[tokens + t]))
+            .ok_or(PolicyError::TooLarge {
+                what: "response tokens",
+            })?;
+    }
+    check_sizes(&[prompts, responses], "log-probability table").map(|_| ())
 }
 
 impl Policy for SequencePolicy {

@@ -5,7 +5,9 @@ use ndarray_rand::rand::rngs::StdRng;
 use ndarray_rand::rand::SeedableRng;
 use ndarray_rand::RandomExt;
 
-use super::{check_finite, log_softmax_nonempty, normal, softmax, Policy, PolicyError};
+use super::{
+    check_finite, check_sizes, log_softmax_nonempty, normal, softmax, Policy, PolicyError,
+};
 use crate::scalar::Real;
 
 /// One logit row per prompt; parameters are stored row-major ($\theta_{x,y}$ at `x * Y + y`).
@@ -39,13 +41,16 @@ impl TabularPolicy {
     ///
     /// # Errors
     /// [`PolicyError::InvalidScale`] unless $0 \le s < \infty$; [`PolicyError::Empty`] for
-    /// zero prompts or responses.
+    /// zero prompts or responses; [`PolicyError::TooLarge`] beyond
+    /// [`MAX_ENTRIES`](crate::limits::MAX_ENTRIES) logits (before allocating); a scale so large
+    /// that a draw overflows is [`PolicyError::NonFinite`].
     pub fn random(
         prompts: usize,
         responses: usize,
         scale: f64,
         seed: u64,
     ) -> Result<Self, PolicyError> {
+        check_sizes(&[prompts, responses], "logit table")?;
         let mut rng = StdRng::seed_from_u64(seed);
         let normal = normal(scale)?;
         Self::new(&Array2::random_using(

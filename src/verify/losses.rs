@@ -137,6 +137,11 @@ impl OwnedBatch {
     }
 }
 
+/// Why a prepared loss accepts the arrays it is evaluated on here: they are those of the batch
+/// it was prepared for (or of the same length), so [`PreparedLoss::losses`] and
+/// [`PreparedLoss::mean_gradient`] cannot fail on them.
+const SAME_BATCH: &str = "the arrays of the batch the loss was prepared for";
+
 /// The gradient of the batch-mean loss by one backward sweep over the generic formula.
 pub fn tape_gradient(prep: &PreparedLoss, batch: &OwnedBatch) -> [Vec<f64>; 4] {
     with_tape(|t| {
@@ -145,7 +150,9 @@ pub fn tape_gradient(prep: &PreparedLoss, batch: &OwnedBatch) -> [Vec<f64>; 4] {
             .iter()
             .map(|a| a.iter().map(|&x| t.var(x)).collect())
             .collect();
-        let losses = prep.losses(&vars[0], &vars[1], &vars[2], &vars[3]);
+        let losses = prep
+            .losses(&vars[0], &vars[1], &vars[2], &vars[3])
+            .expect(SAME_BATCH);
         let g = mean(&losses).expect("non-empty batch").backward();
         [0, 1, 2, 3].map(|k| g.wrt_slice(&vars[k]))
     })
@@ -172,7 +179,9 @@ pub fn dual_gradient(prep: &PreparedLoss, batch: &OwnedBatch) -> [Vec<f64>; 4] {
                         .map(|(j, &x)| seeded(j, x))
                         .collect()
                 };
-                let losses = prep.losses(&lift(0), &lift(1), &lift(2), &lift(3));
+                let losses = prep
+                    .losses(&lift(0), &lift(1), &lift(2), &lift(3))
+                    .expect(SAME_BATCH);
                 mean(&losses).map_or(f64::NAN, |m| m.dx)
             })
             .collect()
@@ -182,7 +191,9 @@ pub fn dual_gradient(prep: &PreparedLoss, batch: &OwnedBatch) -> [Vec<f64>; 4] {
 /// The mean loss of `prep` at the four arrays packed in `x` (length $4B$).
 fn mean_loss_at(prep: &PreparedLoss, x: &[f64]) -> f64 {
     let n = x.len() / 4;
-    let losses = prep.losses(&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..]);
+    let losses = prep
+        .losses(&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..])
+        .expect(SAME_BATCH);
     losses.iter().sum::<f64>() / n as f64
 }
 
@@ -214,7 +225,7 @@ fn gradient_error(
     floor: f64,
 ) -> f64 {
     let [pc, pr, rc, rr] = &batch.logps;
-    let closed = prep.mean_gradient(pc, pr, rc, rr);
+    let closed = prep.mean_gradient(pc, pr, rc, rr).expect(SAME_BATCH);
     let other = reference(prep, batch);
     let all = |g: &[Vec<f64>; 4]| g.concat();
     normwise_error(&all(&closed), &all(&other), floor)

@@ -57,7 +57,8 @@ pub fn cases() -> Vec<Case> {
                     .expect("built-in inputs are valid")
                     .log_prob_table()
             };
-            let reward = random_reward(prompts, reference.ncols(), 1.0, seed + 100);
+            let reward = random_reward(prompts, reference.ncols(), 1.0, seed + 100)
+                .expect("built-in inputs are valid");
             for &beta in &BETAS {
                 let problem = Problem::from_log_reference(reference.clone(), reward.clone(), beta)
                     .expect("built-in problems are valid");
