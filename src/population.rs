@@ -62,6 +62,9 @@ pub enum MinimiseError {
     Input(DpoError),
     /// The reference log-probabilities cannot start a tabular policy (a non-finite entry).
     Policy(PolicyError),
+    /// A run of the recipe that would measure nothing (its summary would be NaN): fewer than
+    /// two sample sizes (no slope), a size of zero pairs, or zero replications.
+    EmptyDesign(&'static str),
 }
 
 impl fmt::Display for MinimiseError {
@@ -80,6 +83,7 @@ impl fmt::Display for MinimiseError {
                 f,
                 "singular Hessian: some response is never compared, so its probability is not identified"
             ),
+            Self::EmptyDesign(what) => write!(f, "the recipe's design measures nothing: {what}"),
         }
     }
 }

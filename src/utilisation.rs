@@ -40,7 +40,15 @@ fn draw(log_p: &[f64], rng: &mut StdRng) -> usize {
 /// Step 1 of the recipe: for every prompt, `per_prompt` pairs $y_1, y_2 \sim \pi_{\text{ref}}$
 /// labelled $y_1 \succ y_2$ with probability $\sigma(r^*(x,y_1) - r^*(x,y_2))$; each pair has
 /// weight $1/N$ ($N$ = all pairs), so the weighted loss is the empirical mean.
+///
+/// # Panics
+/// If prompts × `per_prompt` exceeds [`MAX_ENTRIES`](crate::limits::MAX_ENTRIES) (the pairs
+/// could not be allocated).
 pub fn sample_preferences(problem: &Problem, per_prompt: usize, seed: u64) -> Vec<Pair> {
+    assert!(
+        crate::limits::checked_entries(&[problem.prompts(), per_prompt]).is_some(),
+        "prompts x per_prompt pairs exceed MAX_ENTRIES"
+    );
     let mut rng = StdRng::seed_from_u64(seed);
     let n = (problem.prompts() * per_prompt) as f64;
     let mut pairs = Vec::with_capacity(problem.prompts() * per_prompt);
@@ -122,11 +130,20 @@ pub fn goodness_of_fit(problem: &Problem, pairs: &[Pair]) -> GoodnessOfFit {
 
 /// Step 2 of the recipe: the tabular policy minimising the empirical DPO loss of
 /// `per_prompt` sampled pairs per prompt.
+///
+/// # Errors
+/// [`MinimiseError::EmptyDesign`] for zero pairs; the errors of [`minimise_tabular`].
+///
+/// # Panics
+/// As [`sample_preferences`].
 pub fn learnt_policy(
     problem: &Problem,
     per_prompt: usize,
     seed: u64,
 ) -> Result<TabularPolicy, MinimiseError> {
+    if per_prompt == 0 {
+        return Err(MinimiseError::EmptyDesign("zero pairs per prompt"));
+    }
     let pairs = aggregate(&sample_preferences(problem, per_prompt, seed));
     Ok(minimise_tabular(problem.log_ref(), &pairs, problem.beta())?.policy)
 }
@@ -148,7 +165,14 @@ fn squared_distance(log_pi: &Array2<f64>, target: &Array2<f64>) -> f64 {
 /// labels follow the model, the per-sample gradient has covariance $H$ too (the information
 /// equality), so $\hat\theta - \theta^* \approx \mathcal N(0, H^{-1}/N)$. $J_{yk} =
 /// \partial\pi(y|x)/\partial\theta_{x,k} = \pi(y|x)([y=k] - \pi(k|x))$ maps it to probabilities.
+///
+/// # Errors
+/// [`MinimiseError::EmptyDesign`] for zero pairs per prompt (the prediction would be
+/// $\infty$); [`MinimiseError::SingularHessian`].
 pub fn predicted_squared_error(problem: &Problem, per_prompt: usize) -> Result<f64, MinimiseError> {
+    if per_prompt == 0 {
+        return Err(MinimiseError::EmptyDesign("zero pairs per prompt"));
+    }
     let (xs, ys) = (problem.prompts(), problem.responses());
     let star = optimal_policy(problem).log_pi;
     let theta: Vec<f64> = star.iter().copied().collect();
@@ -209,12 +233,27 @@ pub struct RateReport {
 
 /// Runs the recipe `replications` times (seeded) for each number of pairs per prompt in
 /// `sizes`, and reports how the learnt policy's error shrinks.
+///
+/// # Errors
+/// [`MinimiseError::EmptyDesign`] for fewer than two distinct sizes, a size of zero or zero
+/// replications; the errors of [`learnt_policy`].
+///
+/// # Panics
+/// As [`sample_preferences`].
 pub fn error_rate(
     problem: &Problem,
     sizes: &[usize],
     replications: u64,
     seed: u64,
 ) -> Result<RateReport, MinimiseError> {
+    if replications == 0 {
+        return Err(MinimiseError::EmptyDesign("zero replications"));
+    }
+    if !sizes.iter().any(|&n| n != sizes[0]) {
+        return Err(MinimiseError::EmptyDesign(
+            "fewer than two distinct sample sizes: no slope",
+        ));
+    }
     let star = optimal_policy(problem).log_pi;
     let mut rms_tv = Vec::with_capacity(sizes.len());
     let mut mse_ratio = Vec::with_capacity(sizes.len());

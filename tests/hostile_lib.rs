@@ -927,3 +927,41 @@ fn policy_log_probs_asserts_a_prompt_of_the_policy() {
     let p = two_response_policy();
     p.log_probs(p.params(), 1);
 }
+
+// ---------------------------------------------------------------- the utilisation recipe
+
+#[test]
+#[should_panic(expected = "prompts x per_prompt pairs exceed MAX_ENTRIES")]
+fn sample_preferences_asserts_an_allocatable_size() {
+    let p = Problem::random(2, 2, 1.0, 0.1, 0).unwrap();
+    dpo_oracle::utilisation::sample_preferences(&p, usize::MAX, 0);
+}
+
+#[test]
+fn error_rate_of_a_single_size_is_an_empty_design() {
+    use dpo_oracle::population::MinimiseError;
+    let p = Problem::random(1, 2, 1.0, 0.1, 0).unwrap();
+    // One sample size has no slope (the exponent would be 0/0 = NaN).
+    assert_eq!(
+        dpo_oracle::utilisation::error_rate(&p, &[50, 50], 1, 0).unwrap_err(),
+        MinimiseError::EmptyDesign("fewer than two distinct sample sizes: no slope")
+    );
+    assert_eq!(
+        dpo_oracle::utilisation::error_rate(&p, &[50, 100], 0, 0).unwrap_err(),
+        MinimiseError::EmptyDesign("zero replications")
+    );
+}
+
+#[test]
+fn zero_pairs_per_prompt_is_an_empty_design() {
+    use dpo_oracle::population::MinimiseError;
+    let p = Problem::random(1, 2, 1.0, 0.1, 0).unwrap();
+    assert_eq!(
+        dpo_oracle::utilisation::predicted_squared_error(&p, 0).unwrap_err(),
+        MinimiseError::EmptyDesign("zero pairs per prompt")
+    );
+    assert_eq!(
+        dpo_oracle::utilisation::learnt_policy(&p, 0, 0).unwrap_err(),
+        MinimiseError::EmptyDesign("zero pairs per prompt")
+    );
+}
