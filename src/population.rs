@@ -255,7 +255,15 @@ fn solve(mut a: Vec<Vec<f64>>) -> Option<Vec<f64>> {
 
 /// The policy's total-variation distance to a target, worst prompt:
 /// $\max_x \tfrac12\sum_y|\pi(y|x) - \pi^*(y|x)|$.
+///
+/// # Panics
+/// If the target's shape is not the policy's (prompts, responses).
 pub fn worst_total_variation<P: Policy>(policy: &P, target_log_pi: &Array2<f64>) -> f64 {
+    assert_eq!(
+        target_log_pi.dim(),
+        (policy.prompts(), policy.responses()),
+        "target of the policy's shape"
+    );
     (0..policy.prompts())
         .map(|x| {
             crate::divergence::total_variation(

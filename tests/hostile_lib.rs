@@ -965,3 +965,24 @@ fn zero_pairs_per_prompt_is_an_empty_design() {
         MinimiseError::EmptyDesign("zero pairs per prompt")
     );
 }
+
+#[test]
+#[should_panic(expected = "target of the policy's shape")]
+fn worst_total_variation_asserts_the_policy_shape() {
+    let p = two_response_policy();
+    dpo_oracle::population::worst_total_variation(&p, &array![[-0.7, -0.7, -0.7]]);
+}
+
+#[test]
+#[should_panic]
+fn sequence_tokens_asserts_a_response() {
+    let p = SequencePolicy::random(1, 2, 2, 1.0, 0).unwrap();
+    p.tokens(p.responses());
+}
+
+#[test]
+#[should_panic]
+fn sequence_kl_asserts_a_prompt() {
+    let p = SequencePolicy::random(1, 2, 2, 1.0, 0).unwrap();
+    let _ = p.sequence_kl(&p, 1);
+}

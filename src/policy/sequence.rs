@@ -125,6 +125,9 @@ impl SequencePolicy {
     }
 
     /// The content tokens of response `y`.
+    ///
+    /// # Panics
+    /// If `y` is not a response (`y >= self.responses()`).
     pub fn tokens(&self, y: usize) -> &[usize] {
         &self.responses[y]
     }
@@ -143,6 +146,9 @@ impl SequencePolicy {
     ///
     /// # Errors
     /// [`PolicyError::ShapeMismatch`] if `other` has another shape.
+    ///
+    /// # Panics
+    /// If `x` is not a prompt of the policies.
     pub fn sequence_kl(&self, other: &Self, x: usize) -> Result<f64, PolicyError> {
         if (other.prompts, other.vocab, other.max_len) != (self.prompts, self.vocab, self.max_len) {
             return Err(PolicyError::ShapeMismatch);
