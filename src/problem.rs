@@ -12,6 +12,7 @@ use ndarray::{Array2, ArrayView1};
 use crate::limits::{checked_entries, MAX_ENTRIES};
 use crate::prec::DISTRIBUTION_SUM_TOL;
 use crate::preference::PreferenceError;
+use crate::scalar::Real;
 
 /// Why a problem, a reward or a ranking was rejected.
 #[derive(Debug, Clone, PartialEq)]
@@ -237,6 +238,45 @@ pub fn log_reference(pi_ref: &Array2<f64>) -> Result<Array2<f64>, ProblemError> 
     Ok(log_ref)
 }
 
+/// Validates a table of $\log\pi_{\text{ref}}$ in the log domain and renormalises each row,
+/// $\log\pi_{\text{ref}}(y|x) - \operatorname{logsumexp}_{y'}\log\pi_{\text{ref}}(y'|x)$: an entry of
+/// $-\infty$ is [`ProblemError::ZeroReferenceProbability`], NaN or $+\infty$ is
+/// [`ProblemError::InvalidReferenceProbability`] (with the probability $e^{v}$), and a row whose
+/// $\sum_y \pi_{\text{ref}}(y|x) = e^{\operatorname{logsumexp}}$ is not 1 within
+/// [`DISTRIBUTION_SUM_TOL`] is [`ProblemError::RowNotNormalised`].
+pub fn normalise_log_reference(mut log_ref: Array2<f64>) -> Result<Array2<f64>, ProblemError> {
+    let (prompts, responses) = log_ref.dim();
+    if prompts == 0 || responses == 0 {
+        return Err(ProblemError::EmptyResponseSet { prompts, responses });
+    }
+    for ((prompt, response), &v) in log_ref.indexed_iter() {
+        if v == f64::NEG_INFINITY {
+            return Err(ProblemError::ZeroReferenceProbability { prompt, response });
+        }
+        if !v.is_finite() {
+            return Err(ProblemError::InvalidReferenceProbability {
+                prompt,
+                response,
+                value: v.exp(),
+            });
+        }
+    }
+    for (prompt, mut row) in log_ref.rows_mut().into_iter().enumerate() {
+        let lse = f64::logsumexp(&row.to_vec())
+            .map_err(|_| ProblemError::EmptyResponseSet { prompts, responses })?;
+        let sum = lse.exp();
+        if (sum - 1.0).abs() > DISTRIBUTION_SUM_TOL {
+            return Err(ProblemError::RowNotNormalised {
+                prompt,
+                sum,
+                tolerance: DISTRIBUTION_SUM_TOL,
+            });
+        }
+        row -= lse;
+    }
+    Ok(log_ref)
+}
+
 impl Problem {
     /// Validates $(\pi_{\text{ref}}, r, \beta)$; `pi_ref` and `reward` are (prompts × responses).
     pub fn new(pi_ref: &Array2<f64>, reward: Array2<f64>, beta: f64) -> Result<Self, ProblemError> {
@@ -245,12 +285,15 @@ impl Problem {
     }
 
     /// As [`Problem::new`], from $\log \pi_{\text{ref}}$ (rows must exponentiate to distributions).
+    /// Validated and renormalised in the log domain ([`normalise_log_reference`]), so
+    /// log-probabilities far below $-700$ (whose exponentials are subnormal or $0$) are kept
+    /// exactly rather than rounded through `exp` and `ln`.
     pub fn from_log_reference(
         log_ref: Array2<f64>,
         reward: Array2<f64>,
         beta: f64,
     ) -> Result<Self, ProblemError> {
-        let log_ref = log_reference(&log_ref.mapv(f64::exp))?;
+        let log_ref = normalise_log_reference(log_ref)?;
         check_reward(&reward)?;
         check_same_shape(&log_ref, &reward)?;
         let beta = check_beta(beta)?;

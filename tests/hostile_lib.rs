@@ -986,3 +986,47 @@ fn sequence_kl_asserts_a_prompt() {
     let p = SequencePolicy::random(1, 2, 2, 1.0, 0).unwrap();
     let _ = p.sequence_kl(&p, 1);
 }
+
+// ---------------------------------------------------------------- log-reference below -700
+
+#[test]
+fn log_reference_below_minus_745_is_kept_not_called_zero() {
+    // π_ref = (e^{-800}, 1 - e^{-800}): full support, though e^{-800} underflows to 0 in f64.
+    // The row's log-sum-exp is log1p(e^{-800}) = 0 in f64, so the entries are kept exactly.
+    let p = Problem::from_log_reference(array![[-800.0, 0.0]], array![[1.0, 0.0]], 0.1).unwrap();
+    assert_eq!(p.log_ref()[[0, 0]], -800.0);
+    assert_eq!(p.log_ref()[[0, 1]], 0.0);
+    // π_r(y_0) ∝ e^{-800 + 10}: log π_r(y_0) = -790 - log1p(e^{-790}) = -790.
+    assert_eq!(optimal_policy(&p).log_pi[[0, 0]], -790.0);
+}
+
+#[test]
+fn log_reference_of_minus_720_is_not_altered() {
+    // e^{-720} is subnormal (≈ 12 significant bits): a round trip through exp and ln alters it.
+    let p = Problem::from_log_reference(array![[-720.0, 0.0]], array![[0.0, 0.0]], 0.1).unwrap();
+    assert_eq!(p.log_ref()[[0, 0]], -720.0);
+}
+
+#[test]
+fn log_reference_of_minus_infinity_is_a_zero_probability() {
+    assert_eq!(
+        Problem::from_log_reference(array![[f64::NEG_INFINITY, 0.0]], array![[0.0, 0.0]], 0.1)
+            .unwrap_err(),
+        ProblemError::ZeroReferenceProbability {
+            prompt: 0,
+            response: 0
+        }
+    );
+}
+
+#[test]
+fn log_reference_rows_that_do_not_sum_to_one_are_named() {
+    // Two entries of log ½ + 0.1: the row sums to e^{0.1}.
+    let l = 0.5f64.ln() + 0.1;
+    match Problem::from_log_reference(array![[l, l]], array![[0.0, 0.0]], 0.1).unwrap_err() {
+        ProblemError::RowNotNormalised { prompt: 0, sum, .. } => {
+            assert!(close(sum, 0.1f64.exp()), "{sum}")
+        }
+        e => panic!("{e:?}"),
+    }
+}
