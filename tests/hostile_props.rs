@@ -307,6 +307,35 @@ proptest! {
         }
     }
 
+    /// Problems from any log-reference (far below -700 included): accepted ones keep rows
+    /// that are distributions and have a finite optimal policy.
+    #[test]
+    fn problems_from_any_log_reference(
+        log_ref in vec(wild(), 2),
+        reward in vec(-1e3f64..1e3, 2),
+        beta in any_beta(),
+    ) {
+        let l = Array2::from_shape_vec((1, 2), log_ref).unwrap();
+        let r = Array2::from_shape_vec((1, 2), reward).unwrap();
+        match Problem::from_log_reference(l, r, beta) {
+            Ok(p) => {
+                let sum: f64 = p.log_ref().iter().map(|v| v.exp()).sum();
+                prop_assert!((sum - 1.0).abs() < 1e-12, "{sum}");
+                let opt = optimal_policy(&p);
+                prop_assert!(opt.log_pi.iter().all(|v| v.is_finite() && *v <= 0.0));
+            }
+            Err(e) => prop_assert!(matches!(
+                e,
+                ProblemError::ZeroReferenceProbability { .. }
+                    | ProblemError::InvalidReferenceProbability { .. }
+                    | ProblemError::RowNotNormalised { .. }
+                    | ProblemError::NonFiniteBeta(_)
+                    | ProblemError::NonPositiveBeta(_)
+                    | ProblemError::RewardOverBetaOverflow { .. }
+            ), "{e:?}"),
+        }
+    }
+
     /// The DPO loss on a policy and its closed-form gradient: finite or a typed error.
     #[test]
     fn dpo_loss_is_finite_or_typed(
