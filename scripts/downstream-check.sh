@@ -21,6 +21,8 @@ tar xzf "$crate" -C "$work"
 unpacked="$work/dpo-oracle-$version"
 [ -d "$unpacked/fixtures/schema" ] || { echo "the package lacks fixtures/schema" >&2; exit 1; }
 [ ! -e "$unpacked/tests" ] || { echo "the package ships tests/" >&2; exit 1; }
+# docs.rs builds the package with the rustdoc-args of [package.metadata.docs.rs].
+[ -f "$unpacked/docs/katex-header.html" ] || { echo "the package lacks the KaTeX header" >&2; exit 1; }
 
 mkdir -p "$work/downstream/src" "$work/downstream/tests"
 cat > "$work/downstream/Cargo.toml" <<EOF
@@ -80,4 +82,4 @@ EOF
 
 echo "== the downstream crate's test, against the unpacked package"
 (cd "$work/downstream" && DPO_ORACLE_UNPACKED="$unpacked" CARGO_TARGET_DIR="$root/target" \
-    cargo test --offline -- --nocapture)
+    cargo test --offline --test fixtures -- --nocapture)
