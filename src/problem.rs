@@ -239,7 +239,7 @@ pub fn log_reference(pi_ref: &Array2<f64>) -> Result<Array2<f64>, ProblemError> 
 }
 
 /// Validates a table of $\log\pi_{\text{ref}}$ in the log domain and renormalises each row,
-/// $\log\pi_{\text{ref}}(y|x) - \operatorname{logsumexp}_{y'}\log\pi_{\text{ref}}(y'|x)$: an entry of
+/// $\log\pi_{\text{ref}}(y|x) - \operatorname{logsumexp}\_{y\'}\log\pi_{\text{ref}}(y\'|x)$: an entry of
 /// $-\infty$ is [`ProblemError::ZeroReferenceProbability`], NaN or $+\infty$ is
 /// [`ProblemError::InvalidReferenceProbability`] (with the probability $e^{v}$), and a row whose
 /// $\sum_y \pi_{\text{ref}}(y|x) = e^{\operatorname{logsumexp}}$ is not 1 within

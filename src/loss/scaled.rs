@@ -6,7 +6,7 @@
 use crate::scalar::Real;
 
 /// $\beta(a - b)$, the difference taken first (as the formula reads). When $a - b$ overflows
-/// `f64` although $a$ and $b$ are finite, it is evaluated as $2\,\beta\,(a/2 - b/2)$ (the halves
+/// `f64` although $a$ and $b$ are finite, it is evaluated as $2\\,\beta\\,(a/2 - b/2)$ (the halves
 /// cannot overflow, and the scalings by 2 are exact), which is finite whenever
 /// $|\beta(a - b)| \le$ `f64::MAX`.
 pub fn scaled_difference<R: Real>(beta: f64, a: R, b: R) -> R {
