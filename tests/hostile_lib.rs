@@ -922,6 +922,27 @@ fn projection_asserts_equal_shapes() {
 }
 
 #[test]
+#[should_panic(expected = "rewards of the same shape")]
+fn equivalent_asserts_equal_shapes() {
+    dpo_oracle::reward::equivalent(&array![[1.0, 2.0]], &array![[1.0], [2.0]], 0.0);
+}
+
+#[test]
+#[should_panic]
+fn policy_objective_asserts_the_problem_shape() {
+    // A policy of one prompt against a problem of two.
+    let p = Problem::random(2, 2, 1.0, 0.1, 0).unwrap();
+    dpo_oracle::objective::policy_objective(&two_response_policy(), &p);
+}
+
+#[test]
+#[should_panic]
+fn policy_score_asserts_a_prompt_of_the_policy() {
+    let p = two_response_policy();
+    p.score(p.params(), 1, 0);
+}
+
+#[test]
 #[should_panic]
 fn policy_log_probs_asserts_a_prompt_of_the_policy() {
     let p = two_response_policy();
@@ -1029,4 +1050,18 @@ fn log_reference_rows_that_do_not_sum_to_one_are_named() {
         }
         e => panic!("{e:?}"),
     }
+}
+
+#[test]
+#[should_panic(expected = "prompts x per_prompt pairs exceed MAX_ENTRIES")]
+fn learnt_policy_asserts_an_allocatable_size() {
+    let p = Problem::random(2, 2, 1.0, 0.1, 0).unwrap();
+    let _ = dpo_oracle::utilisation::learnt_policy(&p, usize::MAX, 0);
+}
+
+#[test]
+#[should_panic(expected = "prompts x per_prompt pairs exceed MAX_ENTRIES")]
+fn error_rate_asserts_an_allocatable_size() {
+    let p = Problem::random(2, 2, 1.0, 0.1, 0).unwrap();
+    let _ = dpo_oracle::utilisation::error_rate(&p, &[usize::MAX, 10], 1, 0);
 }
