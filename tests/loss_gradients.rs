@@ -325,3 +325,38 @@ fn with_beta_changes_the_loss_as_the_closed_form_says() {
         );
     }
 }
+
+/// Every other `with_…` setter is used by the loss, checked against the closed form at one pair
+/// ($\beta = 1$, $\ell_w = 1$, $\ell_l = -1$ unless said): reference-free drops
+/// $\log\pi_{\text{ref}}$; DiscoPOP's $\tau$ gates its blend; BCO's $\delta$ shifts both
+/// log-sigmoids; propagation lets a NaN through instead of rejecting it.
+#[test]
+fn every_setter_changes_the_loss_as_the_closed_form_says() {
+    let softplus = |x: f64| x.max(0.0) + (-x.abs()).exp().ln_1p();
+    let close = |a: f64, b: f64| rel_error(a, b, 0.0) <= FEW_ROUNDINGS_REL;
+    // Reference-free: h = π_w - π_l = 0 - (-1) = 1 (with the reference, h = 5 - (-1) = 6).
+    let (pc, pr, rc, rr) = ([0.0], [-1.0], [-5.0], [0.0]);
+    let b = PairLogps::new(&pc, &pr, &rc, &rr);
+    let free = LossSpec::new(LossType::Sigmoid, 1.0).with_reference_free(true);
+    assert!(close(
+        loss::compute(&free, &b).unwrap().loss,
+        softplus(-1.0)
+    ));
+    // ℓ_w = 1, ℓ_l = -1 from here on.
+    let (pc, pr, zero) = ([1.0], [-1.0], [0.0]);
+    let b = PairLogps::new(&pc, &pr, &zero, &zero);
+    // DiscoPOP at z = 2, τ = 0.5: -log σ(z)(1 - m) + e^{-z} m with m = σ(z/τ) = σ(4).
+    let m = 1.0 / (1.0 + (-4.0f64).exp());
+    let want = softplus(-2.0) * (1.0 - m) + (-2.0f64).exp() * m;
+    let disco = LossSpec::new(LossType::Discopop, 1.0).with_tau(0.5);
+    assert!(close(loss::compute(&disco, &b).unwrap().loss, want));
+    // BCO with δ = 0.3: softplus(δ - βℓ_w) + softplus(βℓ_l - δ) = softplus(-0.7) + softplus(-1.3).
+    let bco = LossSpec::new(LossType::BcoPair, 1.0).with_bco_delta(0.3);
+    let want = softplus(-0.7) + softplus(-1.3);
+    assert!(close(loss::compute(&bco, &b).unwrap().loss, want));
+    // Propagation: a NaN log-probability gives a NaN loss instead of LossError::NonFinite.
+    let nan = [f64::NAN];
+    let b = PairLogps::new(&nan, &pr, &zero, &zero);
+    let spec = LossSpec::new(LossType::Sigmoid, 1.0).with_propagate_non_finite(true);
+    assert!(loss::compute(&spec, &b).unwrap().loss.is_nan());
+}
