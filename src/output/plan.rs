@@ -29,7 +29,8 @@ pub struct Plan {
 /// Checks, writing nothing, that `files` can be written into `dir` without replacing anything
 /// of the user's: every name is a plain relative path; `dir` is a folder or absent; every
 /// subfolder is a real folder (not a link) or absent; every target is absent or a regular file
-/// whose content is UTF-8 text that `ours(name, text)` recognises as written by dpo-oracle.
+/// whose content is text (UTF-8 without NUL bytes) that `ours(name, text)` recognises as written
+/// by dpo-oracle.
 /// The first problem found is the error.
 pub fn check_folder(
     dir: &Path,
@@ -130,7 +131,9 @@ pub(super) fn target_state(
                 path: shown(),
                 message: e.to_string(),
             })?;
+            // Text: UTF-8 without NUL bytes (which UTF-16 and binary files hold).
             let is_ours = bytes.len() as u64 <= OWN_FILE_LIMIT
+                && !bytes.contains(&0)
                 && std::str::from_utf8(&bytes).is_ok_and(|text| ours(&file.name, text));
             if is_ours {
                 Ok(TargetState::Ours {
