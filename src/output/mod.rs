@@ -4,8 +4,8 @@
 //! The promise, for [`write_folder`]`(dir, files, ours)`:
 //! - **nothing of the user's is replaced or removed**: every target is read first; a file whose
 //!   bytes are not text (UTF-8 without NUL bytes), or whose text `ours(name, text)` does not
-//!   recognise, is refused ([`OutputError::NotOurs`]), and so is a symbolic link, a folder or any other non-file at a
-//!   target's name, before anything is written;
+//!   recognise, is refused ([`OutputError::NotOurs`]), and so is a symbolic link, a folder or
+//!   any other non-file at a target's name, before anything is written;
 //! - **nothing is written outside `dir`**: names are relative paths without `..`, and no
 //!   symbolic link is followed below `dir`;
 //! - **all or nothing, as far as the filesystem allows**: every file is first written to a
