@@ -94,7 +94,8 @@ fn refuses_before_writing_anything() {
     let outside = temp("outside");
     std::fs::write(outside.join("x"), "outside").unwrap();
     type Setup = fn(&Path, &Path);
-    let cases: Vec<(&str, Setup, fn(&OutputError) -> bool)> = vec![
+    type Expect = fn(&OutputError) -> bool;
+    let cases: Vec<(&str, Setup, Expect)> = vec![
         (
             "text not ours",
             |d, _| std::fs::write(d.join("b.json"), "{\"mine\": 1}").unwrap(),
