@@ -58,11 +58,37 @@ impl From<std::io::Error> for Stop {
     }
 }
 
+impl Stop {
+    fn message(&self) -> &str {
+        match self {
+            Stop::Failed => "failed",
+            Stop::Error(m) => m,
+        }
+    }
+}
+
 type Job = Result<(), Stop>;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
     let mut out = std::io::stdout().lock();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version go to standard output, usage errors to standard error; a failed
+        // write is an error, as for every other output.
+        Err(e) if e.use_stderr() => {
+            let _ = write!(std::io::stderr(), "{}", e.render());
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+        Err(e) => {
+            return match write!(out, "{}", e.render()).and_then(|()| out.flush()) {
+                Ok(()) => ExitCode::from(e.exit_code().clamp(0, 255) as u8),
+                Err(w) => {
+                    let _ = writeln!(std::io::stderr(), "error: {}", Stop::from(w).message());
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
     let job = match cli.command.unwrap_or(Command::Verify) {
         Command::Verify => verify(&mut out),
         Command::Fixtures { dir, check: true } => fixtures_check(&mut out, &dir),

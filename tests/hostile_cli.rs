@@ -690,6 +690,23 @@ fn a_full_or_unwritable_stdout_is_an_error_not_a_panic() {
         err.starts_with("error: cannot write to standard output: Broken pipe"),
         "{err}"
     );
+    // Help and version too.
+    for flag in ["--help", "--version"] {
+        let r = run_in(root, &[OsStr::new(flag)], Some(full()));
+        assert_eq!(r.code, Some(2), "{flag}: {r:?}");
+        assert!(
+            r.stderr
+                .starts_with("error: cannot write to standard output"),
+            "{flag}: {r:?}"
+        );
+        let r = run_in(root, &[OsStr::new(flag)], None);
+        assert_eq!(r.code, Some(0), "{flag}: {r:?}");
+        assert!(r.stdout.contains("dpo-oracle"), "{flag}: {}", r.stdout);
+    }
+    // A usage error goes to standard error, exit 2, whatever standard output is.
+    let r = run_in(root, &[OsStr::new("check")], Some(full()));
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("<CANDIDATE>"), "{}", r.stderr);
     // A failing verdict with a full stdout is still exit 2 (the verdict could not be told).
     std::fs::write(&cand, "{}").unwrap();
     let r = run_in(root, &[OsStr::new("check"), cand.as_os_str()], Some(full()));
