@@ -6,6 +6,8 @@
 //! Cases running `check` are fast; cases running `fixtures` regenerate every family (seconds
 //! each), so there are fewer of them, each aimed at one promise of `dpo-oracle fixtures`.
 
+#![cfg(unix)]
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

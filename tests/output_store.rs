@@ -2,6 +2,8 @@
 //! written, all or nothing when a write fails partway, untroubled by runs in parallel, and a
 //! comparison that writes nothing. Small synthetic files, so these run in milliseconds.
 
+#![cfg(unix)]
+
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
