@@ -50,7 +50,7 @@ const QUOTE: &str = "rule 3: Markdown curls a straight quote; write `\\'` or `\\
 const UNDERSCORE: &str =
     "rule 3: `_` after punctuation or a space opens emphasis; write `\\_` (LaTeX's `\\_`: `\\\\\\_`)";
 const NEEDLESS_ESCAPE: &str =
-    "rule 3: `\\_` after a letter or digit is Markdown's `_`; for LaTeX's `\\_` write `\\\\_`";
+    "rule 3: `\\_` after a letter or digit is Markdown's `_`; for LaTeX's `\\_` write `\\\\\\_`";
 const LINK: &str = "rule 3: rustdoc may read `[name]` as an intra-doc link; write `\\[name\\]`";
 const TYPOGRAPHY: &str = "rule 4: Markdown turns `...` into `…` and `--` into `–`";
 const HTML: &str = "rule 4: `<` before a letter, or `&name;`, is read as HTML";
