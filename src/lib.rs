@@ -20,6 +20,7 @@ pub mod loss;
 pub mod metrics;
 pub mod numdiff;
 pub mod objective;
+pub mod output;
 pub mod partition;
 pub mod policy;
 pub mod population;

@@ -151,10 +151,12 @@ fn candidate_errors_name_file_path_and_problem() {
         matches!(e, FixtureError::Structure { ref path, .. } if path.ends_with("[\"loss\"]")),
         "{e:?}"
     );
-    // A fixture file that does not exist, and one outside the folder.
+    // A fixture file that does not exist (the candidate's problem, at its key), and one
+    // outside the folder.
     let e = run(json!({"nope_test.json": {}})).unwrap_err();
     assert!(
-        matches!(e, FixtureError::Io { ref file, .. } if file.contains("nope_test.json")),
+        matches!(e, FixtureError::Unknown { ref file, ref what, at: Some((1, 2)), .. }
+            if file == "candidate.json" && what.contains("nope_test.json")),
         "{e:?}"
     );
     let e = run(json!({"../Cargo.json": {}})).unwrap_err();
@@ -298,15 +300,6 @@ fn typed_access_reports_the_field() {
     assert!(
         matches!(e, FixtureError::Field { ref problem, .. } if problem.contains("array")),
         "{e:?}"
-    );
-}
-
-#[test]
-fn python_style_non_finite_tokens_are_read() {
-    use dpo_oracle::fixtures::check::quote_bare_non_finite;
-    assert_eq!(
-        quote_bare_non_finite(r#"{"a": [NaN, -Infinity, Infinity], "NaN": "x NaN \"Infinity"}"#),
-        r#"{"a": ["NaN", "-Infinity", "Infinity"], "NaN": "x NaN \"Infinity"}"#
     );
 }
 
