@@ -54,16 +54,35 @@ impl Metrics {
         }
         batch.check(propagate)?;
         let n = batch.len();
-        let rw = |i: usize| beta * (batch.policy_chosen[i] - batch.reference_chosen[i]);
-        let rl = |i: usize| beta * (batch.policy_rejected[i] - batch.reference_rejected[i]);
-        Ok(Metrics {
-            rewards_chosen: mean((0..n).map(rw), n),
-            rewards_rejected: mean((0..n).map(rl), n),
-            rewards_accuracies: mean((0..n).map(|i| f64::from(u8::from(rw(i) > rl(i)))), n),
-            rewards_margins: mean((0..n).map(|i| rw(i) - rl(i)), n),
-            logps_chosen: mean(batch.policy_chosen.iter().copied(), n),
-            logps_rejected: mean(batch.policy_rejected.iter().copied(), n),
-        })
+        let rw: Vec<f64> = (0..n)
+            .map(|i| beta * (batch.policy_chosen[i] - batch.reference_chosen[i]))
+            .collect();
+        let rl: Vec<f64> = (0..n)
+            .map(|i| beta * (batch.policy_rejected[i] - batch.reference_rejected[i]))
+            .collect();
+        Ok(Metrics::from_rewards(
+            &rw,
+            &rl,
+            batch.policy_chosen,
+            batch.policy_rejected,
+        ))
+    }
+
+    /// The metrics from per-pair rewards $r_w^i$, $r_l^i$ and the reported policy
+    /// log-probabilities (equal non-zero lengths; the callers check them).
+    pub(crate) fn from_rewards(rw: &[f64], rl: &[f64], pc: &[f64], pr: &[f64]) -> Metrics {
+        let n = rw.len();
+        Metrics {
+            rewards_chosen: mean(rw.iter().copied(), n),
+            rewards_rejected: mean(rl.iter().copied(), n),
+            rewards_accuracies: mean(
+                rw.iter().zip(rl).map(|(w, l)| f64::from(u8::from(w > l))),
+                n,
+            ),
+            rewards_margins: mean(rw.iter().zip(rl).map(|(w, l)| w - l), n),
+            logps_chosen: mean(pc.iter().copied(), n),
+            logps_rejected: mean(pr.iter().copied(), n),
+        }
     }
 
     /// The metrics under an implementation's names (those it logs), in a fixed order.
