@@ -50,6 +50,11 @@ fn per_pair(name: &'static str, values: Vec<f64>, check: bool) -> Result<Vec<f64
     }
 }
 
+/// The per-pair margins $r_w^i - r_l^i$.
+fn margins(rw: &[f64], rl: &[f64]) -> Vec<f64> {
+    rw.iter().zip(rl).map(|(w, l)| w - l).collect()
+}
+
 impl Metrics {
     /// The metrics of a batch at temperature $\beta$. Checks lengths, emptiness and finiteness like
     /// the losses do (`propagate` lets non-finite values through). Rewards are
@@ -85,21 +90,32 @@ impl Metrics {
             rewards(batch.policy_rejected, batch.reference_rejected),
             check,
         )?;
-        let margins: Vec<f64> = rw.iter().zip(&rl).map(|(w, l)| w - l).collect();
-        let margins = per_pair("rewards/margins", margins, check)?;
+        per_pair("rewards/margins", margins(&rw, &rl), check)?;
+        Ok(Metrics::from_rewards(
+            &rw,
+            &rl,
+            batch.policy_chosen,
+            batch.policy_rejected,
+        ))
+    }
+
+    /// The metrics from per-pair rewards $r_w^i$, $r_l^i$ and the reported policy
+    /// log-probabilities (equal non-zero lengths; the callers check them). Means are
+    /// overflow-safe ([`crate::loss::scaled::mean`]).
+    pub(crate) fn from_rewards(rw: &[f64], rl: &[f64], pc: &[f64], pr: &[f64]) -> Metrics {
         let accuracies: Vec<f64> = rw
             .iter()
-            .zip(&rl)
+            .zip(rl)
             .map(|(w, l)| f64::from(u8::from(w > l)))
             .collect();
-        Ok(Metrics {
-            rewards_chosen: mean(&rw),
-            rewards_rejected: mean(&rl),
+        Metrics {
+            rewards_chosen: mean(rw),
+            rewards_rejected: mean(rl),
             rewards_accuracies: mean(&accuracies),
-            rewards_margins: mean(&margins),
-            logps_chosen: mean(batch.policy_chosen),
-            logps_rejected: mean(batch.policy_rejected),
-        })
+            rewards_margins: mean(&margins(rw, rl)),
+            logps_chosen: mean(pc),
+            logps_rejected: mean(pr),
+        }
     }
 
     /// The metrics under an implementation's names (those it logs), in a fixed order.

@@ -3,6 +3,7 @@
 
 use dpo_oracle::convention::{
     compute_as, CausalShift, Convention, IpoLogRatios, LabelSmoothing, LogSoftmaxPrecision,
+    ReferenceFreeRewards,
 };
 use dpo_oracle::logps::{EmptyRule, Reduction};
 use dpo_oracle::loss::anchored::RunningMean;
@@ -15,12 +16,14 @@ fn recorded_choices() {
     let t29 = Convention::Trl029.choices();
     assert_eq!(t28.label_smoothing, LabelSmoothing::Honoured);
     assert_eq!(t29.label_smoothing, LabelSmoothing::Ignored);
-    assert_eq!(t28.ipo, IpoLogRatios::TokenMean);
+    assert_eq!(t28.ipo, IpoLogRatios::TokenMeanLogps);
+    assert_eq!(t29.ipo, IpoLogRatios::TokenMean);
     assert_eq!(Convention::Authors.choices().ipo, IpoLogRatios::Summed);
     assert_eq!(Convention::Openrlhf.choices().ipo, IpoLogRatios::Summed);
     assert!(t28.reference_free && !t29.reference_free);
     assert!(t28.bco_running_mean && !t29.bco_running_mean);
-    assert_eq!(t28.empty_response, EmptyRule::ClampToOne);
+    assert_eq!(t28.empty_response, EmptyRule::Nan);
+    assert_eq!(t29.empty_response, EmptyRule::ClampToOne);
     assert_eq!(Convention::Authors.choices().empty_response, EmptyRule::Nan);
     assert_eq!(Convention::Liger.choices().shift, CausalShift::Caller);
     assert!(!Convention::Liger.logp_options(Reduction::Sum).shift);
@@ -41,7 +44,8 @@ fn recorded_choices() {
             "trl-0.29",
             "torchtune",
             "openrlhf",
-            "liger"
+            "liger",
+            "trl-1"
         ]
     );
 }
@@ -58,9 +62,20 @@ fn every_convention_agrees_or_refuses() {
                 Ok(out) => {
                     assert!(c.choices().losses.contains(&v.spec.loss_type()));
                     let token_mean = v.spec.loss_type() == LossType::Ipo
-                        && c.choices().ipo == IpoLogRatios::TokenMean;
+                        && matches!(
+                            c.choices().ipo,
+                            IpoLogRatios::TokenMean | IpoLogRatios::TokenMeanLogps
+                        );
+                    let policy_only = v.spec.reference_free()
+                        && c.choices().reference_free_rewards == ReferenceFreeRewards::PolicyOnly;
                     if token_mean {
                         assert_ne!(out.losses, reference.losses);
+                    } else if policy_only {
+                        // Liger without a reference: the same loss, rewards β log π.
+                        assert_eq!(out.losses, reference.losses, "{c} {}", v.label);
+                        let pc = &b.logps[0];
+                        let want: Vec<f64> = pc.iter().map(|p| 0.1 * p).collect();
+                        assert_eq!(out.chosen_rewards, want, "{c} {}", v.label);
                     } else {
                         assert_eq!(out, reference, "{c} {}", v.label);
                     }
@@ -107,8 +122,10 @@ fn bco_running_mean_first_steps() {
 fn choices_serialise_for_fixtures() {
     let json = serde_json::to_value(Convention::Trl028.choices()).unwrap();
     assert_eq!(json["name"], "trl-0.28");
-    assert_eq!(json["ipo"], "token_mean");
-    assert_eq!(json["empty_response"], "clamp_to_one");
+    assert_eq!(json["ipo"], "token_mean_logps");
+    assert_eq!(json["empty_response"], "nan");
+    assert_eq!(json["float32"][0], "rewards_accuracies");
+    assert_eq!(json["reference_free_ignored_by"][0], "bco_pair");
     assert_eq!(json["log_softmax"], "model_dtype");
     assert_eq!(json["losses"][0], "sigmoid");
     assert_eq!(serde_json::to_value(Convention::Liger).unwrap(), "liger");

@@ -198,8 +198,8 @@ fn token_counts_missing_or_zero() {
             field: "chosen"
         })
     );
-    // TRL clamps the count to 1 instead.
-    assert!(compute_as(Convention::Trl029, &spec, &b).is_ok());
+    // TRL from 1.4 clamps the count to 1 instead.
+    assert!(compute_as(Convention::Trl1, &spec, &b).is_ok());
 }
 
 #[test]
@@ -219,10 +219,9 @@ fn conventions_refuse_what_they_lack() {
     assert!(unsupported(Convention::Authors, LossSpec::new(LossType::Hinge, b)).contains("hinge"));
     assert!(unsupported(Convention::Torchtune, LossSpec::new(LossType::Ipo, b)).contains("ipo"));
     assert!(unsupported(Convention::Liger, LossSpec::new(LossType::Ipo, b)).contains("ipo"));
-    assert!(
-        unsupported(Convention::Trl028, LossSpec::new(LossType::SigmoidNorm, b))
-            .contains("sigmoid_norm")
-    );
+    for c in [Convention::Trl028, Convention::Trl029] {
+        assert!(unsupported(c, LossSpec::new(LossType::SigmoidNorm, b)).contains("sigmoid_norm"));
+    }
     assert!(unsupported(Convention::Trl029, LossSpec::new(LossType::Cdpo, b)).contains("cdpo"));
     assert!(unsupported(
         Convention::Trl029,
@@ -236,6 +235,7 @@ fn conventions_refuse_what_they_lack() {
     .contains("label smoothing"));
     for c in [
         Convention::Trl029,
+        Convention::Trl1,
         Convention::Torchtune,
         Convention::Openrlhf,
     ] {

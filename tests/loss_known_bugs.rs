@@ -39,7 +39,7 @@ fn nan_from_empty_completions_under_mean() {
     let labels = array![[1_i64, -100, -100, -100]];
     let mean = LogpOptions::default().with_reduction(Reduction::Mean);
     let authors = Convention::Authors.logp_options(Reduction::Mean);
-    let trl = Convention::Trl028.logp_options(Reduction::Mean);
+    let trl = Convention::Trl029.logp_options(Reduction::Mean);
     assert_eq!(authors, mean);
     let a = sequence_logps(logits.view(), labels.view(), None, &authors).unwrap();
     let t = sequence_logps(logits.view(), labels.view(), None, &trl).unwrap();

@@ -51,8 +51,8 @@ pub use batch::{PairLogps, TokenCounts};
 pub use error::LossError;
 pub use loss_type::LossType;
 pub use output::LossOutput;
-pub use prepared::PreparedLoss;
 pub(crate) use prepared::ZeroCount;
+pub use prepared::{PreparedLoss, RewardRule};
 pub use spec::LossSpec;
 
 #[cfg(doc)]

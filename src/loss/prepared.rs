@@ -6,6 +6,7 @@ use super::{
     anchored, aot, discopop, exo, hinge, logistic, squared, LossError, LossOutput, LossSpec,
     LossType, PairLogps,
 };
+use crate::metrics::Metrics;
 use crate::scalar::Real;
 
 /// What a zero token count does to a token-averaged log-ratio.
@@ -15,6 +16,17 @@ pub(crate) enum ZeroCount {
     Reject,
     /// Divide by $\max(n, 1)$ (TRL).
     ClampToOne,
+}
+
+/// What a convention reports as the rewards $\beta(\log\pi_\theta - \log\pi_{ref})$ (and the
+/// `logps/*` metrics $\log\pi_\theta$).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RewardRule {
+    /// Both log-probabilities divided by the token count before they are reported (TRL ≤ 0.28's
+    /// IPO): $\beta(\log\pi_\theta/n - \log\pi_{ref}/n)$ and $\log\pi_\theta/n$.
+    pub token_mean: bool,
+    /// No reference in the rewards: $\beta\log\pi_\theta$ (Liger without a reference model).
+    pub policy_only: bool,
 }
 
 /// A validated loss on a batch of a given size: the specification plus the factor each
@@ -28,6 +40,7 @@ pub struct PreparedLoss {
     spec: LossSpec,
     chosen_scale: Vec<f64>,
     rejected_scale: Vec<f64>,
+    rewards: RewardRule,
 }
 
 impl PreparedLoss {
@@ -73,7 +86,67 @@ impl PreparedLoss {
             spec: *spec,
             chosen_scale,
             rejected_scale,
+            rewards: RewardRule::default(),
         })
+    }
+
+    /// The same loss reporting its rewards by `rule` (the default reports
+    /// $\beta(\log\pi_\theta - \log\pi_{ref})$ on the summed log-probabilities).
+    pub fn with_reward_rule(self, rule: RewardRule) -> PreparedLoss {
+        PreparedLoss {
+            rewards: rule,
+            ..self
+        }
+    }
+
+    /// The reported log-probabilities of one side: $\log\pi_\theta\cdot s$ and
+    /// $\log\pi_{ref}\cdot s$ with $s$ the token scale under [`RewardRule::token_mean`], else
+    /// $1$; the reference is $0$ under [`RewardRule::policy_only`].
+    fn reported(&self, policy: &[f64], reference: &[f64], scale: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let s = |i: usize| {
+            if self.rewards.token_mean {
+                scale[i]
+            } else {
+                1.0
+            }
+        };
+        let keep = if self.rewards.policy_only { 0.0 } else { 1.0 };
+        (0..policy.len())
+            .map(|i| (policy[i] * s(i), keep * reference[i] * s(i)))
+            .unzip()
+    }
+
+    /// The rewards of one side: $\beta(p - r)$ on the reported log-probabilities.
+    fn side_rewards(&self, policy: &[f64], reference: &[f64], scale: &[f64]) -> Vec<f64> {
+        let (p, r) = self.reported(policy, reference, scale);
+        p.iter()
+            .zip(&r)
+            .map(|(&p, &r)| scaled_difference(self.spec.beta, p, r))
+            .collect()
+    }
+
+    /// The batch metrics as this loss's convention reports them (rewards by its
+    /// [`RewardRule`], `logps/*` on the reported policy log-probabilities).
+    pub fn metrics(&self, batch: &PairLogps) -> Result<Metrics, LossError> {
+        batch.check(self.spec.propagate_non_finite)?;
+        self.check_len(batch)?;
+        let (cs, rs) = (&self.chosen_scale, &self.rejected_scale);
+        let (pc, _) = self.reported(batch.policy_chosen, batch.reference_chosen, cs);
+        let (pr, _) = self.reported(batch.policy_rejected, batch.reference_rejected, rs);
+        let rw = self.side_rewards(batch.policy_chosen, batch.reference_chosen, cs);
+        let rl = self.side_rewards(batch.policy_rejected, batch.reference_rejected, rs);
+        Ok(Metrics::from_rewards(&rw, &rl, &pc, &pr))
+    }
+
+    fn check_len(&self, batch: &PairLogps) -> Result<(), LossError> {
+        if batch.len() != self.chosen_scale.len() {
+            return Err(LossError::LengthMismatch {
+                field: "policy_chosen (against the prepared batch)",
+                len: batch.len(),
+                expected: self.chosen_scale.len(),
+            });
+        }
+        Ok(())
     }
 
     /// The specification.
@@ -235,13 +308,7 @@ impl PreparedLoss {
     /// [`LossSpec::with_propagate_non_finite`] and a non-finite input, values propagate.
     pub fn evaluate(&self, batch: &PairLogps) -> Result<LossOutput, LossError> {
         batch.check(self.spec.propagate_non_finite)?;
-        if batch.len() != self.chosen_scale.len() {
-            return Err(LossError::LengthMismatch {
-                field: "policy_chosen (against the prepared batch)",
-                len: batch.len(),
-                expected: self.chosen_scale.len(),
-            });
-        }
+        self.check_len(batch)?;
         let (pc, pr, rc, rr) = (
             batch.policy_chosen,
             batch.policy_rejected,
@@ -250,19 +317,12 @@ impl PreparedLoss {
         );
         let losses = self.losses(pc, pr, rc, rr)?;
         let loss = mean(&losses);
-        let beta = self.spec.beta;
-        let reward = |p: &[f64], r: &[f64]| -> Vec<f64> {
-            p.iter()
-                .zip(r)
-                .map(|(&p, &r)| scaled_difference(beta, p, r))
-                .collect()
-        };
         let [grad_policy_chosen, grad_policy_rejected, grad_reference_chosen, grad_reference_rejected] =
             self.mean_gradient(pc, pr, rc, rr)?;
         let out = LossOutput {
             losses,
-            chosen_rewards: reward(pc, rc),
-            rejected_rewards: reward(pr, rr),
+            chosen_rewards: self.side_rewards(pc, rc, &self.chosen_scale),
+            rejected_rewards: self.side_rewards(pr, rr, &self.rejected_scale),
             loss,
             grad_policy_chosen,
             grad_policy_rejected,
