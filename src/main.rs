@@ -31,6 +31,9 @@ enum Command {
         #[arg(long, default_value = dpo_oracle::fixtures::BUNDLED_DIR)]
         fixtures: std::path::PathBuf,
     },
+    /// RLHF against DPO on an exact toy problem: writes frontier.csv and frontier.svg, prints
+    /// the summary.
+    Frontier(dpo_oracle::frontier::cli::FrontierArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
             candidate,
             fixtures,
         } => check(&candidate, &fixtures),
+        Command::Frontier(args) => dpo_oracle::frontier::cli::main(&args),
     }
 }
 
