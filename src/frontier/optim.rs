@@ -100,3 +100,89 @@ pub fn train(
     }
     theta
 }
+
+/// L-BFGS's memory (pairs of steps and gradient changes kept).
+pub const LBFGS_MEMORY: usize = 10;
+
+/// Full-batch quasi-Newton (L-BFGS with [`LBFGS_MEMORY`] pairs, two-loop recursion, Armijo
+/// backtracking allowing for rounding in the loss) minimising `loss_and_gradient` from
+/// `theta0`, for at most `iterations` iterations; stops when a step moves no coordinate by more
+/// than $10^{-15}\max(1, \|\theta\|_\infty)$ or the line search can make no progress. The
+/// claims' exact optimisations use it: it reaches rounding level in tens of iterations where
+/// gradient descent needs thousands.
+pub fn lbfgs(
+    theta0: &[f64],
+    iterations: usize,
+    mut loss_and_gradient: impl FnMut(&[f64]) -> (f64, Vec<f64>),
+) -> Vec<f64> {
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let mut theta = theta0.to_vec();
+    let (mut loss, mut grad) = loss_and_gradient(&theta);
+    let mut history: std::collections::VecDeque<(Vec<f64>, Vec<f64>, f64)> =
+        std::collections::VecDeque::new();
+    for _ in 0..iterations {
+        // Two-loop recursion: d = -H g.
+        let mut q = grad.clone();
+        let mut alphas = Vec::with_capacity(history.len());
+        for (s, y, rho) in history.iter().rev() {
+            let a = rho * dot(s, &q);
+            q.iter_mut().zip(y).for_each(|(qi, yi)| *qi -= a * yi);
+            alphas.push(a);
+        }
+        if let Some((s, y, _)) = history.back() {
+            let gamma = dot(s, y) / dot(y, y);
+            q.iter_mut().for_each(|qi| *qi *= gamma);
+        }
+        for ((s, y, rho), a) in history.iter().zip(alphas.iter().rev()) {
+            let b = rho * dot(y, &q);
+            q.iter_mut().zip(s).for_each(|(qi, si)| *qi += (a - b) * si);
+        }
+        let mut direction: Vec<f64> = q.iter().map(|v| -v).collect();
+        let mut slope = dot(&grad, &direction);
+        if slope >= 0.0 {
+            direction = grad.iter().map(|g| -g).collect();
+            slope = -dot(&grad, &grad);
+            history.clear();
+        }
+        if slope == 0.0 {
+            break;
+        }
+        let mut t = 1.0;
+        let accepted = loop {
+            let candidate: Vec<f64> = theta
+                .iter()
+                .zip(&direction)
+                .map(|(x, d)| x + t * d)
+                .collect();
+            let (l, g) = loss_and_gradient(&candidate);
+            let rounding = 64.0 * f64::EPSILON * loss.abs();
+            if l <= loss + 1e-4 * t * slope + rounding {
+                break Some((candidate, l, g));
+            }
+            t *= 0.5;
+            if t < 1e-20 {
+                break None;
+            }
+        };
+        let Some((next, next_loss, next_grad)) = accepted else {
+            break;
+        };
+        let s: Vec<f64> = next.iter().zip(&theta).map(|(a, b)| a - b).collect();
+        let y: Vec<f64> = next_grad.iter().zip(&grad).map(|(a, b)| a - b).collect();
+        let largest = s.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let sy = dot(&s, &y);
+        theta = next;
+        loss = next_loss;
+        grad = next_grad;
+        if largest <= 1e-15 * theta.iter().fold(1.0_f64, |m, v| m.max(v.abs())) {
+            break;
+        }
+        if sy > 0.0 {
+            if history.len() == LBFGS_MEMORY {
+                history.pop_front();
+            }
+            history.push_back((s, y, 1.0 / sy));
+        }
+    }
+    theta
+}

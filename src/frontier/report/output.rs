@@ -77,12 +77,13 @@ pub fn check(dir: &Path) -> Result<(), OutputError> {
             return Err(OutputError::NotAFolder(dir.to_path_buf()))
         }
         Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return check_ancestor(dir),
         Err(e) => {
+            check_ancestor(dir)?;
             return Err(OutputError::Unwritable {
                 path: dir.to_path_buf(),
                 message: e.to_string(),
-            })
+            });
         }
     }
     for (name, mark) in FILES {
@@ -93,6 +94,27 @@ pub fn check(dir: &Path) -> Result<(), OutputError> {
                 return Err(OutputError::WouldOverwrite(path))
             }
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// For a folder still to be created: its nearest existing ancestor must be a folder that is
+/// not read-only.
+fn check_ancestor(dir: &Path) -> Result<(), OutputError> {
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    for ancestor in absolute.ancestors().skip(1) {
+        if let Ok(m) = fs::metadata(ancestor) {
+            if !m.is_dir() {
+                return Err(OutputError::NotAFolder(ancestor.to_path_buf()));
+            }
+            if m.permissions().readonly() {
+                return Err(OutputError::Unwritable {
+                    path: dir.to_path_buf(),
+                    message: format!("{} is read-only", ancestor.display()),
+                });
+            }
+            return Ok(());
         }
     }
     Ok(())
