@@ -1,4 +1,4 @@
-//! PPO on $\mathbb E_\pi[r] - \beta\,\mathrm{KL}$, the RL step of RLHF.
+//! PPO on $\mathbb E_\pi r - \beta\,\mathrm{KL}$, the RL step of RLHF.
 //!
 //! Each iteration: for every prompt draw $B$ rollouts $y \sim \pi_{\text{old}}(\cdot|x)$ (token
 //! by token); give each the per-sequence KL-penalised reward
