@@ -1,5 +1,5 @@
 //! One preference data set for every method: $N$ pairs per prompt drawn from
-//! $\pi_{\text{ref}}$ and labelled by Bradley–Terry under $r^*$ (the utilisation recipe,
+//! $\pi_{\text{ref}}$ and labelled by Bradley–Terry under $r^\*$ (the utilisation recipe,
 //! [`crate::utilisation::sample_preferences`]), identical pairs merged.
 
 use crate::dpo::Pair;

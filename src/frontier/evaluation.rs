@@ -1,6 +1,6 @@
 //! Exact evaluation: every point is $\big(\overline{\mathrm{KL}}, \bar R\big)$ with
 //! $$\overline{\mathrm{KL}} = \frac1X\sum_x\sum_y\pi(y|x)\log\frac{\pi(y|x)}{\pi_{\text{ref}}(y|x)},\qquad
-//! \bar R = \frac1X\sum_x\sum_y\pi(y|x)\,r^*(x,y),$$
+//! \bar R = \frac1X\sum_x\sum_y\pi(y|x)\\,r^\*(x,y),$$
 //! sums over every enumerated response (no sampling, so no evaluation noise).
 
 use ndarray::Array2;

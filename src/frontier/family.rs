@@ -4,7 +4,7 @@
 //!
 //! Each class gives $\log\pi_\theta(\cdot|x)$ in `f64`, $\log\pi_\theta(y|x)$ for listed
 //! responses on any [`Real`] (the tape's route for DPO), and the weighted score
-//! $\sum_y w_y\,\nabla_\theta\log\pi_\theta(y|x)$ in closed form (the route every
+//! $\sum_y w_y\\,\nabla_\theta\log\pi_\theta(y|x)$ in closed form (the route every
 //! policy-gradient method takes, and the independent check of the tape).
 
 use ndarray_rand::rand::rngs::StdRng;
@@ -26,7 +26,7 @@ pub trait Family {
     fn log_probs(&self, theta: &[f64], x: usize) -> Vec<f64>;
     /// $\log\pi_\theta(y|x)$ for the responses `ys` of prompt $x$, on any [`Real`].
     fn log_probs_of<R: Real>(&self, theta: &[R], x: usize, ys: &[usize]) -> Vec<R>;
-    /// Adds $\sum_{(y, w)} w\,\nabla_\theta\log\pi_\theta(y|x)$ to `grad`.
+    /// Adds $\sum_{(y, w)} w\\,\nabla_\theta\log\pi_\theta(y|x)$ to `grad`.
     fn add_score(&self, theta: &[f64], x: usize, weights: &[(usize, f64)], grad: &mut [f64]);
     /// One response drawn from $\pi_\theta(\cdot|x)$.
     fn sample(&self, theta: &[f64], x: usize, rng: &mut StdRng) -> usize {

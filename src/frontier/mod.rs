@@ -3,10 +3,10 @@
 //!
 //! A seeded controlled-sentiment problem ([`problem`]) whose responses (token sequences of a
 //! bigram policy, $10^3$–$10^4$ per prompt) are all enumerated; one preference data set
-//! ([`data`]) sampled from $\pi_{\text{ref}}$ and labelled by Bradley–Terry under $r^*$; the
-//! methods ([`methods`]): the optimal frontier $\pi_{r^*,\beta}$, DPO, a reward model with
+//! ([`data`]) sampled from $\pi_{\text{ref}}$ and labelled by Bradley–Terry under $r^\*$; the
+//! methods ([`methods`]): the optimal frontier $\pi_{r^\*,\beta}$, DPO, a reward model with
 //! RLHF-exact, PPO and PPO-GT, Preferred-FT, Unlikelihood and Best-of-$N$; each yields points
-//! $(\overline{\mathrm{KL}}(\pi\|\pi_{\text{ref}}), \mathbb E_\pi[r^*])$ averaged over prompts, exact
+//! $(\overline{\mathrm{KL}}(\pi\\|\pi_{\text{ref}}), \mathbb E_\pi[r^\*])$ averaged over prompts, exact
 //! sums ([`evaluation`]). [`report`] writes the CSV, the SVG and the summary.
 //!
 //! ```no_run

@@ -107,7 +107,7 @@ pub const LBFGS_MEMORY: usize = 10;
 /// Full-batch quasi-Newton (L-BFGS with [`LBFGS_MEMORY`] pairs, two-loop recursion, Armijo
 /// backtracking allowing for rounding in the loss) minimising `loss_and_gradient` from
 /// `theta0`, for at most `iterations` iterations; stops when a step moves no coordinate by more
-/// than $10^{-15}\max(1, \|\theta\|_\infty)$ or the line search can make no progress. The
+/// than $10^{-15}\max(1, \\|\theta\\|\_\infty)$ or the line search can make no progress. The
 /// claims' exact optimisations use it: it reaches rounding level in tens of iterations where
 /// gradient descent needs thousands.
 pub fn lbfgs(

@@ -25,7 +25,7 @@ pub struct FrontierOptions {
     pub vocab: usize,
     /// Length bound $L$.
     pub max_len: usize,
-    /// Preference pairs per prompt $N$ (sampled from $\pi_{\text{ref}}$, labelled by BT($r^*$)).
+    /// Preference pairs per prompt $N$ (sampled from $\pi_{\text{ref}}$, labelled by BT($r^\*$)).
     pub pairs_per_prompt: usize,
     /// Held-out pairs per prompt for the reward model's accuracy.
     pub held_out_per_prompt: usize,

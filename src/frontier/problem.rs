@@ -3,11 +3,11 @@
 //! Prompts $x$; responses are the content sequences of a bigram policy over $V$ tokens with at
 //! most $L$ tokens and an end token (all $\sum_{k=0}^{L}V^k$ enumerated); the reference
 //! $\pi_{\text{ref}}$ (the "SFT model") is a random bigram policy. The ground-truth reward is
-//! $$r^*(x,y) = \frac1L\sum_{i=1}^{k} s_x(t_i) + a\,\mathbf 1[k \ge 2,\ t_1 = t_k] + b\,\mathbf 1[\exists i:\ t_i = t_{i+1} = u_x],$$
+//! $$r^\*(x,y) = \frac1L\sum_{i=1}^{k} s_x(t_i) + a\\,\mathbf 1[k \ge 2,\ t_1 = t_k] + b\\,\mathbf 1[\exists i:\ t_i = t_{i+1} = u_x],$$
 //! a per-prompt token sentiment $s_x(t) \sim U(-1, 1)$, a bonus $a = 0.5$ when the response ends
 //! with the token it began with (tokens far apart, which a bigram policy cannot capture), and a
 //! bonus $b = 0.3$ for repeating the prompt's token $u_x$. The bigram class therefore does not
-//! contain $\pi_{r^*}$, and the reward model's features (see
+//! contain $\pi_{r^\*}$, and the reward model's features (see
 //! [`super::methods::reward_model`]) miss the last term.
 
 use ndarray::Array2;
@@ -38,7 +38,7 @@ pub struct ToyProblem {
     pub theta_ref: Vec<f64>,
     /// $\log\pi_{\text{ref}}(y|x)$, prompts × responses.
     pub log_ref: Array2<f64>,
-    /// $r^*(x,y)$, prompts × responses.
+    /// $r^\*(x,y)$, prompts × responses.
     pub reward: Array2<f64>,
     /// The per-prompt token sentiments $s_x(t)$, prompts × (V + 1) (column 0 unused).
     pub sentiment: Array2<f64>,
@@ -128,7 +128,7 @@ impl ToyProblem {
     }
 }
 
-/// $r^*(x, y)$ of the module docs for one response's tokens.
+/// $r^\*(x, y)$ of the module docs for one response's tokens.
 pub fn true_reward(tokens: &[usize], max_len: usize, sentiment: &[f64], repeat: usize) -> f64 {
     let k = tokens.len();
     let sentiment_term: f64 = tokens.iter().map(|&t| sentiment[t]).sum::<f64>() / max_len as f64;

@@ -89,8 +89,8 @@ fn rlhf(
     )
 }
 
-/// C-front-2: worst-prompt total variation to $\pi_{r^*}$ of (DPO on the population pairs,
-/// RLHF-exact on $r^*$), both in the tabular class from $\pi_{\text{ref}}$.
+/// C-front-2: worst-prompt total variation to $\pi_{r^\*}$ of (DPO on the population pairs,
+/// RLHF-exact on $r^\*$), both in the tabular class from $\pi_{\text{ref}}$.
 pub fn equivalence_errors(seed: u64, beta: f64) -> (f64, f64) {
     let problem = tabular_problem(seed);
     let (family, theta_ref) = tabular_of(&problem);
@@ -119,17 +119,17 @@ pub fn equivalence_errors(seed: u64, beta: f64) -> (f64, f64) {
 pub struct RewardModelGap {
     /// Worst-prompt TV from the RLHF-exact policy to $\pi_{r_\phi}$.
     pub tv_to_learnt: f64,
-    /// Worst-prompt TV from $\pi_{r_\phi}$ to $\pi_{r^*}$ (the reward model's error, in policy).
+    /// Worst-prompt TV from $\pi_{r_\phi}$ to $\pi_{r^\*}$ (the reward model's error, in policy).
     pub learnt_to_true: f64,
     /// $|\bar R - \bar R(\pi_{r_\phi})| + |\overline{\mathrm{KL}} - \overline{\mathrm{KL}}(\pi_{r_\phi})|$
-    /// of the RLHF-exact policy under $r^*$: its point is $\pi_{r_\phi}$'s point.
+    /// of the RLHF-exact policy under $r^\*$: its point is $\pi_{r_\phi}$'s point.
     pub point_difference: f64,
     /// Frontier reward at $\pi_{r_\phi}$'s KL minus its reward (the gap the reward model leaves).
     pub gap: f64,
 }
 
 /// C-front-3 on the tabular problem: fit $r_\phi$ on `pairs_per_prompt` sampled pairs per
-/// prompt, run RLHF-exact on it, compare with $\pi_{r_\phi}$ and $\pi_{r^*}$.
+/// prompt, run RLHF-exact on it, compare with $\pi_{r_\phi}$ and $\pi_{r^\*}$.
 pub fn reward_model_gap(seed: u64, beta: f64, pairs_per_prompt: usize) -> RewardModelGap {
     let problem = tabular_problem(seed);
     let (family, theta_ref) = tabular_of(&problem);

@@ -49,7 +49,7 @@ pub fn gradient<F: Family>(
 }
 
 /// The paper's closed form (§4), the tape's independent check:
-/// $\nabla\mathcal L = -\beta\sum_i w_i\,\sigma(-\beta h_i)\,(\nabla\log\pi(y_w|x) - \nabla\log\pi(y_l|x))$.
+/// $\nabla\mathcal L = -\beta\sum_i w_i\\,\sigma(-\beta h_i)\\,(\nabla\log\pi(y_w|x) - \nabla\log\pi(y_l|x))$.
 pub fn gradient_closed_form<F: Family>(
     family: &F,
     theta: &[f64],

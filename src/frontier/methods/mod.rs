@@ -12,7 +12,7 @@ use std::fmt;
 /// A method of the comparison (the CSV's `method` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Method {
-    /// $\pi_{r^*,\beta}$ (Eq. 4, exact).
+    /// $\pi_{r^\*,\beta}$ (Eq. 4, exact).
     Optimal,
     /// DPO on the data set.
     Dpo,
@@ -20,7 +20,7 @@ pub enum Method {
     RlhfExact,
     /// PPO on the learnt reward $r_\phi$.
     Ppo,
-    /// PPO on the true reward $r^*$.
+    /// PPO on the true reward $r^\*$.
     PpoGt,
     /// Maximum likelihood on the chosen responses.
     PreferredFt,

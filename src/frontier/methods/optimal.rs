@@ -1,9 +1,9 @@
-//! The optimal frontier: $\pi_{r,\beta}(y|x) \propto \pi_{\text{ref}}(y|x)\,e^{r(x,y)/\beta}$
+//! The optimal frontier: $\pi_{r,\beta}(y|x) \propto \pi_{\text{ref}}(y|x)\\,e^{r(x,y)/\beta}$
 //! (Eq. 4, exact) traced over β, and the bound it puts on every policy.
 //!
 //! For every policy $\pi$ and every $\beta > 0$ (Eq. 3 maximised by Eq. 4, whose value is
 //! $\beta\log Z(x)$):
-//! $$\bar R(\pi) - \beta\,\overline{\mathrm{KL}}(\pi) \le \beta\,\overline{\log Z_\beta},$$
+//! $$\bar R(\pi) - \beta\\,\overline{\mathrm{KL}}(\pi) \le \beta\\,\overline{\log Z_\beta},$$
 //! so no point lies above the curve $\beta \mapsto (\overline{\mathrm{KL}}(\pi_\beta), \bar R(\pi_\beta))$:
 //! it is the Pareto frontier of reward against KL (proofs/10-frontier.md).
 
@@ -24,7 +24,7 @@ pub struct OptimalFrontier<'a> {
 pub struct FrontierPoint {
     /// β.
     pub beta: f64,
-    /// $\overline{\mathrm{KL}}(\pi_\beta\|\pi_{\text{ref}})$.
+    /// $\overline{\mathrm{KL}}(\pi_\beta\\|\pi_{\text{ref}})$.
     pub kl: f64,
     /// $\bar R(\pi_\beta)$ under the frontier's reward.
     pub reward: f64,
@@ -85,7 +85,7 @@ impl<'a> OptimalFrontier<'a> {
     }
 
     /// How far a point $(\overline{\mathrm{KL}}, \bar R)$ lies above the bound at β:
-    /// $\bar R - \beta\,\overline{\mathrm{KL}} - \beta\,\overline{\log Z_\beta}$ ($\le 0$ for every
+    /// $\bar R - \beta\\,\overline{\mathrm{KL}} - \beta\\,\overline{\log Z_\beta}$ ($\le 0$ for every
     /// policy).
     pub fn excess(point: &FrontierPoint, kl: f64, reward: f64) -> f64 {
         reward - point.beta * kl - point.beta * point.mean_log_z

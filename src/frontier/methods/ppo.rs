@@ -1,8 +1,8 @@
-//! PPO on $\mathbb E_\pi r - \beta\,\mathrm{KL}$, the RL step of RLHF.
+//! PPO on $\mathbb E_\pi r - \beta\\,\mathrm{KL}$, the RL step of RLHF.
 //!
 //! Each iteration: for every prompt draw $B$ rollouts $y \sim \pi_{\text{old}}(\cdot|x)$ (token
 //! by token); give each the per-sequence KL-penalised reward
-//! $R = r(x,y) - \beta\,(\log\pi_{\text{old}}(y|x) - \log\pi_{\text{ref}}(y|x))$ and the advantage
+//! $R = r(x,y) - \beta\\,(\log\pi_{\text{old}}(y|x) - \log\pi_{\text{ref}}(y|x))$ and the advantage
 //! $A = R - b_x$ with baseline $b_x$ the mean of $R$ over the prompt's rollouts; then
 //! `epochs` passes over the rollouts in shuffled minibatches, each an Adam step on the clipped
 //! surrogate

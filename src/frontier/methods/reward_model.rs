@@ -1,9 +1,9 @@
 //! The reward model of RLHF: log-linear,
-//! $$r_\phi(x, y) = \phi\cdot f(x, y),\qquad f(x,y) = \Big(\big[\tfrac{c_t(y)}{L}\big]_{t=1..V}\text{ in prompt } x\text{'s block},\ \tfrac{|y|}{L},\ \mathbf 1[|y|\ge 2,\ t_1 = t_{|y|}]\Big),$$
+//! $$r_\phi(x, y) = \phi\cdot f(x, y),\qquad f(x,y) = \Big(\big[\tfrac{c_t(y)}{L}\big]\_{t=1..V}\text{ in prompt } x\text{\'s block},\ \tfrac{|y|}{L},\ \mathbf 1[|y|\ge 2,\ t_1 = t_{|y|}]\Big),$$
 //! with $c_t(y)$ the count of token $t$ (dimension $XV + 2$). It can express the sentiment and
-//! first-equals-last terms of $r^*$ but not the repeated-token bonus. Fitted by Bradley–Terry
+//! first-equals-last terms of $r^\*$ but not the repeated-token bonus. Fitted by Bradley–Terry
 //! maximum likelihood with an L2 penalty,
-//! $$\min_\phi\ \sum_i w_i\operatorname{softplus}\big(-\phi\cdot(f(x_i,y_{w,i}) - f(x_i,y_{l,i}))\big) + \tfrac\lambda2\|\phi\|^2,$$
+//! $$\min_\phi\ \sum_i w_i\operatorname{softplus}\big(-\phi\cdot(f(x_i,y_{w,i}) - f(x_i,y_{l,i}))\big) + \tfrac\lambda2\\|\phi\\|^2,$$
 //! a strictly convex problem (for $\lambda > 0$) solved by Newton's method with a Cholesky solve.
 
 use ndarray::Array2;

@@ -1,10 +1,10 @@
 //! RLHF-exact: maximise the KL-regularised objective (Eq. 3) of a reward $r$,
-//! $$J(\theta) = \frac1X\sum_x\Big(\mathbb E_{\pi_\theta}[r(x,y)] - \beta\,\mathrm{KL}(\pi_\theta(\cdot|x)\|\pi_{\text{ref}}(\cdot|x))\Big),$$
+//! $$J(\theta) = \frac1X\sum_x\Big(\mathbb E_{\pi_\theta}[r(x,y)] - \beta\\,\mathrm{KL}(\pi_\theta(\cdot|x)\\|\pi_{\text{ref}}(\cdot|x))\Big),$$
 //! with its exact (enumerated) policy gradient
-//! $$\nabla J = \frac1X\sum_x\sum_y\pi_\theta(y|x)\,\big(a(x,y) - \mathbb E_{\pi_\theta} a\big)\,\nabla\log\pi_\theta(y|x),\qquad a = r - \beta\log\frac{\pi_\theta}{\pi_{\text{ref}}}$$
-//! (the $-\beta\,\mathbb E[\nabla\log\pi]$ term vanishes; subtracting the mean is the exact
+//! $$\nabla J = \frac1X\sum_x\sum_y\pi_\theta(y|x)\\,\big(a(x,y) - \mathbb E_{\pi_\theta} a\big)\\,\nabla\log\pi_\theta(y|x),\qquad a = r - \beta\log\frac{\pi_\theta}{\pi_{\text{ref}}}$$
+//! (the $-\beta\\,\mathbb E[\nabla\log\pi]$ term vanishes; subtracting the mean is the exact
 //! baseline). Fed a learnt $r_\phi$ it separates PPO's sampling noise from the reward model's
-//! error; fed $r^*$ it is the exact optimiser PPO-GT approximates.
+//! error; fed $r^\*$ it is the exact optimiser PPO-GT approximates.
 
 use ndarray::Array2;
 

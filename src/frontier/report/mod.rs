@@ -13,7 +13,7 @@ use super::methods::Method;
 use super::options::FrontierOptions;
 use super::problem::ToyProblem;
 
-/// One point of one method: exact mean KL to $\pi_{\text{ref}}$ and exact mean reward $r^*$.
+/// One point of one method: exact mean KL to $\pi_{\text{ref}}$ and exact mean reward $r^\*$.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {
     /// The method.
@@ -26,9 +26,9 @@ pub struct Point {
     pub seed: Option<u64>,
     /// Training step or PPO iteration of the checkpoint (0 where there is no training).
     pub step: usize,
-    /// $\overline{\mathrm{KL}}(\pi\|\pi_{\text{ref}})$ in nats.
+    /// $\overline{\mathrm{KL}}(\pi\\|\pi_{\text{ref}})$ in nats.
     pub kl: f64,
-    /// $\mathbb E_\pi[r^*]$, mean over prompts.
+    /// $\mathbb E_\pi[r^\*]$, mean over prompts.
     pub reward: f64,
     /// Held-out accuracy of the reward model the method used.
     pub rm_accuracy: Option<f64>,
@@ -72,7 +72,7 @@ impl FrontierReport {
         }
     }
 
-    /// The optimal frontier of $r^*$ on this problem.
+    /// The optimal frontier of $r^\*$ on this problem.
     pub fn frontier(&self) -> OptimalFrontier<'_> {
         OptimalFrontier::new(&self.problem.log_ref, &self.problem.reward)
     }

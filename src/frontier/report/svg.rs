@@ -1,4 +1,4 @@
-//! `frontier.svg`: reward $\mathbb E_\pi[r^*]$ against $\overline{\mathrm{KL}}(\pi\|\pi_{\text{ref}})$,
+//! `frontier.svg`: reward $\mathbb E_\pi[r^\*]$ against $\overline{\mathrm{KL}}(\pi\\|\pi_{\text{ref}})$,
 //! the optimal frontier as a line and every other method's points in its own colour (the
 //! `plotters` SVG backend; text is written as SVG `<text>`, so no fonts are needed).
 
