@@ -14,6 +14,7 @@ pub mod cuda;
 pub mod divergence;
 pub mod dpo;
 pub mod fixtures;
+pub mod frontier;
 pub mod limits;
 pub mod logps;
 pub mod loss;

@@ -42,6 +42,9 @@ enum Command {
         #[arg(long, default_value = BUNDLED_DIR)]
         fixtures: PathBuf,
     },
+    /// RLHF against DPO on an exact toy problem: writes frontier.csv and frontier.svg, prints
+    /// the summary.
+    Frontier(dpo_oracle::frontier::cli::FrontierArgs),
 }
 
 /// How a job ended, short of passing.
@@ -97,6 +100,12 @@ fn main() -> ExitCode {
             candidate,
             fixtures,
         } => check(&mut out, &candidate, &fixtures),
+        // The experiment prints its own summary and chooses its exit status (1: a point above
+        // the frontier, 2: bad input).
+        Command::Frontier(args) => {
+            drop(out);
+            return dpo_oracle::frontier::cli::main(&args);
+        }
     };
     let job = job.and_then(|()| out.flush().map_err(Stop::from));
     match job {

@@ -168,6 +168,14 @@ pub const GPU_PAIR_LOSS_K: f64 = 16.0;
 /// of about 2 over the sum of those.
 pub const GPU_LOGPS_K: f64 = 4.0;
 
+/// Rounding allowance of the frontier bound $\bar R - \beta\overline{\mathrm{KL}} \le
+/// \beta\overline{\log Z_\beta}$ (claim C-front-1), absolute, for rewards of order 1. Each side
+/// is a sum over at most $10^4$ responses of terms of size at most $\max|r| + \beta\cdot 20$
+/// (log-probabilities above $-20$ carry the mass), each rounded a few times: at most
+/// $10^4 \cdot 8u \cdot 50 \approx 4\cdot 10^{-11}$ even without cancellation; $10^{-9}$ leaves a
+/// margin of 25 and is far below any visible gap (the frontier gaps reported are $\ge 10^{-4}$).
+pub const FRONTIER_ROUNDING: f64 = 1e-9;
+
 #[cfg(test)]
 mod tests {
     use super::*;

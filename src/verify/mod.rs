@@ -59,6 +59,7 @@ pub fn run_all() -> Vec<ClaimCheck> {
     rows.extend(chain::checks());
     rows.extend(losses::checks());
     rows.extend(fixtures::checks());
+    rows.extend(frontier::checks());
     rows
 }
 
@@ -96,4 +97,5 @@ pub fn render_table(rows: &[ClaimCheck]) -> String {
 pub mod chain;
 pub mod engine;
 pub mod fixtures;
+pub mod frontier;
 pub mod losses;
