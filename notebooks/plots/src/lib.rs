@@ -1,4 +1,7 @@
-//! Line charts as SVG for the teaching notebooks, shown inline by the evcxr Jupyter kernel.
+//! Figures and text for the teaching notebooks, shown inline by the evcxr Jupyter kernel.
+//!
+//! [`Text`] (with [`outln!`]) collects a cell's printed lines and shows them as the cell's
+//! result, whole and in order; [`Figure`] draws a line chart as SVG.
 //!
 //! A [`Figure`] is a title, two axis labels and a list of named series of $(x, y)$ points.
 //! As the last expression of a notebook cell it is drawn inline: evcxr calls
@@ -7,7 +10,10 @@
 //! an SVG made elsewhere.
 //!
 //! A point that cannot be drawn (NaN or infinite, or $x \le 0$ on a logarithmic axis) is a
-//! [`PlotError`] naming the series and the point, never a silently clipped curve.
+//! [`PlotError`] naming the series and the point. With a fixed $y$ range
+//! ([`Figure::y_range`]), points outside it are left out and a line is broken there.
+//!
+//! Series take the colours of the Okabe–Ito palette in turn; from the ninth on, lines are dashed.
 //!
 //! ```
 //! use notebook_plots::Figure;
@@ -24,6 +30,7 @@
 
 use std::fmt;
 
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 /// Width and height of a figure in pixels.
@@ -113,6 +120,7 @@ pub struct Figure {
     y_label: String,
     log_x: bool,
     y_range: Option<(f64, f64)>,
+    size: (u32, u32),
     series: Vec<Series>,
 }
 
@@ -125,6 +133,7 @@ impl Figure {
             y_label: String::new(),
             log_x: false,
             y_range: None,
+            size: SIZE,
             series: Vec::new(),
         }
     }
@@ -153,7 +162,16 @@ impl Figure {
         }
     }
 
-    /// A fixed $y$ range instead of the data's range with a 5% margin.
+    /// Width and height in pixels (default [`SIZE`]).
+    pub fn size(self, width: u32, height: u32) -> Figure {
+        Figure {
+            size: (width, height),
+            ..self
+        }
+    }
+
+    /// A fixed $y$ range instead of the data's range with a 5% margin; points outside it are
+    /// not drawn.
     pub fn y_range(self, low: f64, high: f64) -> Figure {
         Figure {
             y_range: Some((low, high)),
@@ -237,7 +255,7 @@ impl Figure {
         y: (f64, f64),
         svg: &mut String,
     ) -> Result<(), Box<dyn std::error::Error>> {
-        let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(svg, self.size).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(&self.title, ("sans-serif", 20))
@@ -259,15 +277,37 @@ impl Figure {
         for (i, (s, pts)) in self.series.iter().zip(plotted).enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             let style = color.stroke_width(2);
-            let drawn = match s.mark {
-                Mark::Line => chart.draw_series(LineSeries::new(pts.iter().copied(), style))?,
-                Mark::Dots => {
-                    chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?
-                }
-            };
-            drawn
-                .label(s.name.as_str())
-                .legend(move |(lx, ly)| PathElement::new(vec![(lx, ly), (lx + 20, ly)], style));
+            let dashed = (i / PALETTE.len()) % 2 == 1;
+            let inside = |p: &(f64, f64)| p.1 >= y.0 && p.1 <= y.1;
+            let drawn =
+                match s.mark {
+                    Mark::Line => {
+                        let segments: Vec<&[(f64, f64)]> = pts
+                            .split(|p| !inside(p))
+                            .filter(|seg| !seg.is_empty())
+                            .collect();
+                        if dashed {
+                            chart.draw_series(segments.iter().map(|seg| {
+                                DashedPathElement::new(seg.iter().copied(), 8, 5, style)
+                            }))?
+                        } else {
+                            chart.draw_series(
+                                segments
+                                    .iter()
+                                    .map(|seg| PathElement::new(seg.to_vec(), style)),
+                            )?
+                        }
+                    }
+                    Mark::Dots => chart.draw_series(
+                        pts.iter()
+                            .filter(|p| inside(p))
+                            .map(|&p| Circle::new(p, 3, color.filled())),
+                    )?,
+                };
+            let (dash, gap) = if dashed { (6, 3) } else { (24, 0) };
+            drawn.label(s.name.as_str()).legend(move |(lx, ly)| {
+                DashedPathElement::new([(lx, ly), (lx + 24, ly)], dash, gap, style)
+            });
         }
         chart
             .configure_series_labels()
@@ -310,6 +350,61 @@ fn span(values: impl Iterator<Item = f64>, margin: f64) -> (f64, f64) {
 /// Prints `svg` between evcxr's display markers, so the kernel shows it inline.
 pub fn show_svg(svg: &str) {
     println!("EVCXR_BEGIN_CONTENT image/svg+xml\n{svg}\nEVCXR_END_CONTENT");
+}
+
+/// Lines of text shown as a cell's result (`text/plain` through evcxr's display protocol).
+///
+/// The kernel forwards what a cell prints with `println!` separately from the cell's
+/// completion, so the last lines can arrive after it (attached to the next cell, or lost when
+/// the kernel shuts down). A cell's result is part of its completion: collected in a `Text`,
+/// returned as the cell's last expression, the lines appear whole and in order.
+///
+/// ```
+/// use notebook_plots::{outln, Text};
+/// let mut out = Text::new();
+/// outln!(out, "ln 2 = {:.6}", std::f64::consts::LN_2);
+/// outln!(out);
+/// assert_eq!(out.as_str(), "ln 2 = 0.693147\n\n");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Text(String);
+
+impl Text {
+    /// No lines yet.
+    pub fn new() -> Text {
+        Text::default()
+    }
+
+    /// Appends a line (a newline is added).
+    pub fn push_line(&mut self, line: &str) {
+        self.0.push_str(line);
+        self.0.push('\n');
+    }
+
+    /// The text so far.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// evcxr's display hook: the lines as the cell's `text/plain` result.
+    pub fn evcxr_display(&self) {
+        println!(
+            "EVCXR_BEGIN_CONTENT text/plain\n{}\nEVCXR_END_CONTENT",
+            self.0.trim_end_matches('\n')
+        );
+    }
+}
+
+/// `outln!(out, "format", args…)` appends a formatted line to the [`Text`] `out`, as
+/// `println!` would print it; `outln!(out)` appends an empty line.
+#[macro_export]
+macro_rules! outln {
+    ($out:expr) => {
+        $out.push_line("")
+    };
+    ($out:expr, $($arg:tt)*) => {
+        $out.push_line(&::std::format!($($arg)*))
+    };
 }
 
 #[cfg(test)]
@@ -397,6 +492,57 @@ mod tests {
                 "{tick} missing from {texts:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_fixed_range_leaves_out_points_and_breaks_lines() {
+        let svg = Figure::new("t")
+            .y_range(0.0, 1.0)
+            .line(
+                "s",
+                [(0.0, 0.5), (1.0, 0.6), (2.0, 9.0), (3.0, 0.7), (4.0, 0.8)],
+            )
+            .dots("d", [(0.0, 0.5), (1.0, 5.0)])
+            .to_svg()
+            .unwrap();
+        // Two segments of the line and one dot inside the range (the mesh draws other lines).
+        let colour = format!(
+            "#{:02X}{:02X}{:02X}",
+            PALETTE[0].0, PALETTE[0].1, PALETTE[0].2
+        );
+        let series_lines = svg
+            .lines()
+            .filter(|l| l.contains("<polyline") && l.contains(&colour))
+            .count();
+        assert_eq!(series_lines, 2 + 1, "two segments and the legend's sample");
+        assert_eq!(svg.matches("<circle").count(), 1);
+    }
+
+    #[test]
+    fn series_after_the_eighth_are_dashed() {
+        let fig = (0..9).fold(Figure::new("t"), |f, i| {
+            f.line(&format!("s{i}"), [(0.0, f64::from(i)), (1.0, f64::from(i))])
+        });
+        let svg = fig.to_svg().unwrap();
+        let colour = format!(
+            "#{:02X}{:02X}{:02X}",
+            PALETTE[0].0, PALETTE[0].1, PALETTE[0].2
+        );
+        let first_colour = svg.lines().filter(|l| l.contains(&colour)).count();
+        // Series 0: one line and its legend sample; series 8: several dashes and the sample's.
+        assert!(
+            first_colour > 4,
+            "series 8 is drawn in dashes: {first_colour}"
+        );
+    }
+
+    #[test]
+    fn text_keeps_lines_in_order() {
+        let mut out = Text::new();
+        outln!(out, "{} + {} = {}", 1, 1, 2);
+        outln!(out);
+        outln!(out, "done");
+        assert_eq!(out.as_str(), "1 + 1 = 2\n\ndone\n");
     }
 
     #[test]
