@@ -100,6 +100,7 @@ execute() { # NOTEBOOK: executes it into $out (its own folder is the kernel's wo
     "$venv/bin/jupyter" nbconvert --to notebook --execute --allow-errors \
         --ExecutePreprocessor.timeout="$CELL_TIMEOUT_S" \
         --ExecutePreprocessor.startup_timeout="$CELL_TIMEOUT_S" --ExecutePreprocessor.kernel_name=rust \
+        --ExecutePreprocessor.record_timing=False \
         --output-dir "$out" --log-level WARN "$1"
 }
 
