@@ -2,7 +2,7 @@
 
 use crate::scalar::Real;
 
-/// $\mathrm{KL}(p\,\|\,q) = \sum_y p(y)\,(\log p(y) - \log q(y))$; a term with $p(y) = 0$
+/// $\mathrm{KL}(p\\,\\|\\,q) = \sum_y p(y)\\,(\log p(y) - \log q(y))$; a term with $p(y) = 0$
 /// ($\log p(y) = -\infty$) contributes 0.
 ///
 /// # Panics

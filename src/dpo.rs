@@ -2,7 +2,7 @@
 //! closed-form gradient (§4).
 //!
 //! A data set is a list of weighted [`Pair`]s $(x, y_w, y_l, w)$; the loss is
-//! $$\mathcal L_{\text{DPO}}(\pi_\theta;\pi_{\text{ref}}) = -\sum_i w_i\,\log\sigma(\beta h_i),\qquad
+//! $$\mathcal L_{\text{DPO}}(\pi_\theta;\pi_{\text{ref}}) = -\sum_i w_i\\,\log\sigma(\beta h_i),\qquad
 //! h = \log\frac{\pi_\theta(y_w|x)}{\pi_{\text{ref}}(y_w|x)} - \log\frac{\pi_\theta(y_l|x)}{\pi_{\text{ref}}(y_l|x)}.$$
 //! Weights $1/N$ give the empirical mean over $N$ samples; the exact population loss uses the
 //! probabilities of every (draw, label) outcome (see [`crate::population`]).
@@ -184,7 +184,7 @@ pub fn dpo_loss<P: Policy, R: Real>(
 }
 
 /// The paper's closed form (§4):
-/// $$\nabla_\theta\mathcal L = -\beta\sum_i w_i\,\sigma(\hat r_\theta(x,y_l) - \hat r_\theta(x,y_w))
+/// $$\nabla_\theta\mathcal L = -\beta\sum_i w_i\\,\sigma(\hat r_\theta(x,y_l) - \hat r_\theta(x,y_w))
 /// \big(\nabla_\theta\log\pi(y_w|x) - \nabla_\theta\log\pi(y_l|x)\big),$$
 /// with the scores from [`Policy::score`].
 ///

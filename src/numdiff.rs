@@ -1,8 +1,8 @@
 //! Central finite differences with one Richardson extrapolation step: the derivative-free
 //! route of the three independent gradient checks.
 //!
-//! $D(h) = \frac{f(x+h) - f(x-h)}{2h} = f'(x) + \frac{h^2}{6} f'''(x) + O(h^4)$, so
-//! $R(h) = \frac{4 D(h/2) - D(h)}{3} = f'(x) + O(h^4)$.
+//! $D(h) = \frac{f(x+h) - f(x-h)}{2h} = f\'(x) + \frac{h^2}{6} f\'\'\'(x) + O(h^4)$, so
+//! $R(h) = \frac{4 D(h/2) - D(h)}{3} = f\'(x) + O(h^4)$.
 //!
 //! The error bound returned with each estimate has two parts:
 //! - **truncation**: $|R(h) - D(h/2)|$ estimates the truncation error of $D(h/2)$ and, for
@@ -33,12 +33,12 @@ pub struct Estimate {
     /// Richardson-extrapolated central difference.
     pub derivative: f64,
     /// Truncation estimate $|R(h) - D(h/2)|$ plus the rounding bound $3\eta/h$ (module
-    /// documentation): a conservative bound on $|$`derivative`$ - f'(x)|$.
+    /// documentation): a conservative bound on $|$`derivative`$ - f\'(x)|$.
     pub error: f64,
 }
 
-/// $f'(x)$ by Richardson-extrapolated central differences with step
-/// $h = \texttt{rel\_step}\cdot\max(1, |x|)$, each evaluation of $f$ assumed accurate to
+/// $f\'(x)$ by Richardson-extrapolated central differences with step
+/// $h = \texttt{rel\\\_step}\cdot\max(1, |x|)$, each evaluation of $f$ assumed accurate to
 /// [`EVALUATION_REL_ERROR`] relative.
 pub fn derivative(f: impl FnMut(f64) -> f64, x: f64, rel_step: f64) -> Estimate {
     richardson(f, x, rel_step, |magnitude| EVALUATION_REL_ERROR * magnitude)

@@ -1,5 +1,5 @@
 //! The KL-constrained objective (Eq. 3), evaluated exactly over a finite response set:
-//! $$J(\pi) = \mathbb E_x\Big[\sum_y \pi(y|x)\,r(x,y) - \beta\,\mathrm{KL}\big(\pi(\cdot|x)\,\|\,\pi_{\text{ref}}(\cdot|x)\big)\Big],$$
+//! $$J(\pi) = \mathbb E_x\Big[\sum_y \pi(y|x)\\,r(x,y) - \beta\\,\mathrm{KL}\big(\pi(\cdot|x)\\,\\|\\,\pi_{\text{ref}}(\cdot|x)\big)\Big],$$
 //! with $\mathbb E_x$ the mean over the problem's prompts.
 
 use crate::divergence::kl;
@@ -7,7 +7,7 @@ use crate::policy::Policy;
 use crate::problem::Problem;
 use crate::scalar::Real;
 
-/// $J_x(\pi) = \sum_y \pi(y|x)\,r(x,y) - \beta\,\mathrm{KL}(\pi(\cdot|x)\|\pi_{\text{ref}}(\cdot|x))$
+/// $J_x(\pi) = \sum_y \pi(y|x)\\,r(x,y) - \beta\\,\mathrm{KL}(\pi(\cdot|x)\\|\pi_{\text{ref}}(\cdot|x))$
 /// from $\log\pi(\cdot|x)$.
 pub fn objective_row<R: Real>(log_pi: &[R], log_ref: &[f64], reward: &[f64], beta: f64) -> R {
     let expected: Vec<R> = log_pi

@@ -1,7 +1,7 @@
 //! The optimal policy of the KL-constrained objective (Eq. 4) and its partition function, in the
 //! log domain:
-//! $$\pi_r(y|x) = \frac{\pi_{\text{ref}}(y|x)\,e^{r(x,y)/\beta}}{Z(x)},\qquad
-//! \log Z(x) = \operatorname{logsumexp}_y\big(\log\pi_{\text{ref}}(y|x) + r(x,y)/\beta\big).$$
+//! $$\pi_r(y|x) = \frac{\pi_{\text{ref}}(y|x)\\,e^{r(x,y)/\beta}}{Z(x)},\qquad
+//! \log Z(x) = \operatorname{logsumexp}\_y\big(\log\pi_{\text{ref}}(y|x) + r(x,y)/\beta\big).$$
 //! The max-shifted log-sum-exp keeps $\log Z$ finite for $|r|/\beta$ far beyond the range of
 //! `exp` (for example $r = 10^4$, $\beta = 0.05$).
 
@@ -10,7 +10,7 @@ use ndarray::{Array1, Array2};
 use crate::problem::Problem;
 use crate::scalar::Real;
 
-/// $\log Z(x) = \operatorname{logsumexp}_y(\log\pi_{\text{ref}}(y|x) + r(x,y)/\beta)$ for one prompt.
+/// $\log Z(x) = \operatorname{logsumexp}\_y(\log\pi_{\text{ref}}(y|x) + r(x,y)/\beta)$ for one prompt.
 ///
 /// # Panics
 /// If the slices are empty or of different lengths (a [`Problem`] never has either).

@@ -1,12 +1,12 @@
 //! The population DPO loss and its minimiser over tabular policies.
 //!
 //! Pairs are drawn $y_1, y_2 \sim \pi_{\text{ref}}(\cdot|x)$ independently and labelled by
-//! Bradley–Terry under the true reward $r^*$, so the population loss is the exact finite sum
-//! $$\mathcal L(\theta) = \mathbb E_x\sum_{y_1,y_2}\pi_{\text{ref}}(y_1|x)\,\pi_{\text{ref}}(y_2|x)
-//! \Big[p^*_{12}\,\ell_\theta(y_1\succ y_2) + (1-p^*_{12})\,\ell_\theta(y_2\succ y_1)\Big],\quad
-//! p^*_{12} = \sigma(r^*(x,y_1) - r^*(x,y_2)),$$
+//! Bradley–Terry under the true reward $r^\*$, so the population loss is the exact finite sum
+//! $$\mathcal L(\theta) = \mathbb E_x\sum_{y_1,y_2}\pi_{\text{ref}}(y_1|x)\\,\pi_{\text{ref}}(y_2|x)
+//! \Big[p^\*\_{12}\\,\ell_\theta(y_1\succ y_2) + (1-p^\*\_{12})\\,\ell_\theta(y_2\succ y_1)\Big],\quad
+//! p^\*\_{12} = \sigma(r^\*(x,y_1) - r^\*(x,y_2)),$$
 //! with $\ell_\theta$ the pair loss of Eq. 7. With full support its minimiser over all policies
-//! is $\pi_{r^*}$ (up to the class of $r^*$), which [`minimise_tabular`] reaches with Newton's
+//! is $\pi_{r^\*}$ (up to the class of $r^\*$), which [`minimise_tabular`] reaches with Newton's
 //! method.
 
 use std::fmt;
@@ -105,7 +105,7 @@ const MAX_ITERATIONS: usize = 100;
 /// Newton's method with the gradient from the reverse tape and the exact Hessian: for the
 /// tabular policy $h = (\theta_{x,y_w} - \theta_{x,y_l}) - (\log\pi_{\text{ref}}(y_w|x) -
 /// \log\pi_{\text{ref}}(y_l|x))$ is linear in $\theta$ (the log-normaliser cancels), so
-/// $$\nabla^2\mathcal L = \beta^2\sum_i w_i\,\sigma(\beta h_i)\,\sigma(-\beta h_i)\,d_i d_i^\top,
+/// $$\nabla^2\mathcal L = \beta^2\sum_i w_i\\,\sigma(\beta h_i)\\,\sigma(-\beta h_i)\\,d_i d_i^\top,
 /// \qquad d_i = e_{x,y_w} - e_{x,y_l}.$$
 /// The loss is invariant to adding a constant to a prompt's logits, so the last logit of every
 /// row is held fixed (that removes the Hessian's null space). Steps are halved until the loss
@@ -177,7 +177,7 @@ pub(crate) fn free_coordinates(prompts: usize, responses: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Solves $H_{FF}\,s = b$ for the Hessian restricted to the free coordinates $F$;
+/// Solves $H_{FF}\\,s = b$ for the Hessian restricted to the free coordinates $F$;
 /// `None` if it is singular.
 pub(crate) fn solve_hessian(
     theta: &[f64],
@@ -250,7 +250,7 @@ fn solve(mut a: Vec<Vec<f64>>) -> Option<Vec<f64>> {
 }
 
 /// The policy's total-variation distance to a target, worst prompt:
-/// $\max_x \tfrac12\sum_y|\pi(y|x) - \pi^*(y|x)|$.
+/// $\max_x \tfrac12\sum_y|\pi(y|x) - \pi^\*(y|x)|$.
 pub fn worst_total_variation<P: Policy>(policy: &P, target_log_pi: &Array2<f64>) -> f64 {
     (0..policy.prompts())
         .map(|x| {

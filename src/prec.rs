@@ -17,11 +17,11 @@ pub const ELEMENTARY_ULPS: f64 = 16.0;
 /// bounded by the problem's sizes (n ≤ 64 responses here), so we allow 2¹⁰ ulps ≈ 2.3e-13.
 pub const COMPOSITE_REL: f64 = 1024.0 * f64::EPSILON;
 
-/// Central differences with step h have truncation error $h^2 f'''/6$; one Richardson step
+/// Central differences with step h have truncation error $h^2 f\'\'\'/6$; one Richardson step
 /// (steps h and h/2) cancels it to $O(h^4)$ and rounding contributes ≈ $u |f| / h$. With the
 /// relative step $h = 10^{-3}\max(1, |x|)$ the total is ≈ 1e-12 · scale for smooth functions
 /// with bounded fifth derivative on the interval; we allow 1e-8 relative (to
-/// $\max(1, |f'|)$), which still fails any wrong derivative rule by orders of magnitude.
+/// $\max(1, |f\'|)$), which still fails any wrong derivative rule by orders of magnitude.
 pub const FINITE_DIFFERENCE_REL: f64 = 1e-8;
 
 /// Relative error allowed between a short closed-form expression (a handful of correctly
@@ -78,12 +78,12 @@ pub fn ulps(a: f64, b: f64) -> u64 {
 /// both and still rejects any row that is not meant to be a distribution.
 pub const DISTRIBUTION_SUM_TOL: f64 = 1e-9;
 
-/// Target of the population minimiser: worst-prompt total-variation distance to $\pi_{r^*}$
+/// Target of the population minimiser: worst-prompt total-variation distance to $\pi_{r^\*}$
 /// (the figure the derivation chain is held to; Newton's method reaches ~1e-15).
 pub const POPULATION_TV: f64 = 1e-8;
 
 /// Definition-1 distance between the reward read back from the population minimiser through
-/// Eq. 5 and $r^*$: the read-back is $\beta\log\hat\pi/\pi_{\text{ref}}$, so a relative error
+/// Eq. 5 and $r^\*$: the read-back is $\beta\log\hat\pi/\pi_{\text{ref}}$, so a relative error
 /// $\varepsilon$ in $\hat\pi$ moves it by $\beta\varepsilon$; with $\varepsilon$ at the Newton
 /// stopping threshold (~1e-13 of logits up to $|r|/\beta \le 40$) it is below 1e-11, and
 /// 1e-9 leaves room while staying far below any visible error.
@@ -129,7 +129,7 @@ pub fn softmax_rel(max_abs_input: f64) -> f64 {
 }
 
 /// Relative error allowed between two evaluations of a composite whose result is a smooth
-/// function $g(t)$ with $|g'(t)/g(t)| \le 1$ (such as $\sigma(-t)$, the slope of the DPO loss)
+/// function $g(t)$ with $|g\'(t)/g(t)| \le 1$ (such as $\sigma(-t)$, the slope of the DPO loss)
 /// of an argument $t$ that is a sum of terms of total magnitude `argument_scale`: $t$ carries
 /// an absolute rounding error of a few $u \cdot$`argument_scale` (we allow $16u$: up to eight
 /// roundings along the chain), which becomes the same relative error in $g$; two routes
@@ -147,7 +147,7 @@ pub const BF16_UNIT_ROUNDOFF: f64 = 1.0 / 256.0;
 
 /// GPU pair losses against the oracle on the same (widened) inputs, in units of the kernel's unit
 /// roundoff $u$ times the condition-scaled magnitude of each output: for a loss
-/// $|\Delta\ell| \le K u\,(M + |\ell'(h)|\,S)$ with $M$ the sum of the magnitudes of the terms the
+/// $|\Delta\ell| \le K u\\,(M + |\ell\'(h)|\\,S)$ with $M$ the sum of the magnitudes of the terms the
 /// formula adds (so that cancellation is covered) and $S$ the sum of the input magnitudes entering
 /// $h$ (each subtraction of the margin rounds by at most $u S$). The kernel rounds at most about
 /// eight times relative to $M$ (exp and log1p ≤ 2 ulp each, a division, a few products) and four
@@ -159,7 +159,7 @@ pub const BF16_UNIT_ROUNDOFF: f64 = 1.0 / 256.0;
 pub const GPU_PAIR_LOSS_K: f64 = 16.0;
 
 /// GPU sequence log-probabilities against the oracle, the factor $K$ of the bound
-/// $K u\,(k + L\cdot\text{mag})$ per scored row: $k$ is the longest chain of sequential roundings
+/// $K u\\,(k + L\cdot\text{mag})$ per scored row: $k$ is the longest chain of sequential roundings
 /// in a row's sum of exponentials (each term's relative error adds up along it: at most
 /// $V/\text{block}$ terms per thread plus the tree, or the oracle's $V$ in f64), $\text{mag}$
 /// bounds the magnitudes rounded ($|x_y| + 4\max|x| + \ln V + 1$: the label logit, the max

@@ -51,9 +51,9 @@ pub fn equivalent(a: &Array2<f64>, b: &Array2<f64>, tol: f64) -> bool {
 }
 
 /// Theorem 1's projection
-/// $h(r)(x,y) = r(x,y) - \beta\log\sum_{y'}\pi_{\text{ref}}(y'|x)\,e^{r(x,y')/\beta}$
+/// $h(r)(x,y) = r(x,y) - \beta\log\sum_{y\'}\pi_{\text{ref}}(y\'|x)\\,e^{r(x,y\')/\beta}$
 /// $= \beta\log\frac{\pi_r(y|x)}{\pi_{\text{ref}}(y|x)}$: the class representative of $r$
-/// (Proposition 1: the only one with $\sum_y \pi_{\text{ref}}(y|x)\,e^{h(x,y)/\beta} = 1$).
+/// (Proposition 1: the only one with $\sum_y \pi_{\text{ref}}(y|x)\\,e^{h(x,y)/\beta} = 1$).
 pub fn projection(reward: &Array2<f64>, log_ref: &Array2<f64>, beta: f64) -> Array2<f64> {
     let mut h = reward.clone();
     for ((mut row, l), r) in h

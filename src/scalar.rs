@@ -79,7 +79,7 @@ pub trait Real:
     ///
     /// Any NaN gives NaN. If the maximum $m$ is infinite ($+\infty$, or $-\infty$ when every
     /// entry is), the result is $m$, as the mean of the $k$ entries equal to $m$: the limit of the
-    /// softmax weights $\partial\,\mathrm{lse}/\partial x_i$ when those entries move together is
+    /// softmax weights $\partial\\,\mathrm{lse}/\partial x_i$ when those entries move together is
     /// $1/k$ on each of them and $0$ elsewhere, so no derivative becomes NaN (the shift would
     /// give $\infty - \infty$).
     fn logsumexp(xs: &[Self]) -> Result<Self, AutodiffError> {
@@ -120,7 +120,7 @@ pub fn mean<R: Real>(xs: &[R]) -> Result<R, AutodiffError> {
     Ok(R::sum(xs).map_err(|_| AutodiffError::EmptyInput { op: "mean" })? / n)
 }
 
-/// $\log \operatorname{softmax}(x)_i = x_i - \operatorname{logsumexp}(x)$.
+/// $\log \operatorname{softmax}(x)\_i = x_i - \operatorname{logsumexp}(x)$.
 ///
 /// If the maximum $m$ is infinite, the result is the limit when the $k$ entries equal to $m$
 /// move together: $-\ln k$ for each of them (a constant) and $-\infty$ for the others, where
@@ -238,7 +238,7 @@ impl<'id> Real for Var<'id> {
         Ok(first.tape().push_nary(v, xs, |_| 1.0))
     }
 
-    /// One node with partials $\partial/\partial x_i = e^{x_i - \mathrm{lse}} = \operatorname{softmax}(x)_i$,
+    /// One node with partials $\partial/\partial x_i = e^{x_i - \mathrm{lse}} = \operatorname{softmax}(x)\_i$,
     /// and the limits of the provided method where some $x_i$ is infinite.
     fn logsumexp(xs: &[Self]) -> Result<Self, AutodiffError> {
         let first = xs

@@ -1,9 +1,9 @@
 //! The paper's recipe for using DPO: sample $y_1, y_2 \sim \pi_{\text{ref}}(\cdot|x)$ for every
 //! prompt, label each pair with a preference, and minimise the empirical DPO loss.
 //!
-//! Here the labels come from Bradley–Terry under a known reward $r^*$, so the recipe can be
+//! Here the labels come from Bradley–Terry under a known reward $r^\*$, so the recipe can be
 //! checked end to end: the empirical preference frequencies must fit Bradley–Terry (a Pearson
-//! goodness-of-fit test), and the learnt policy must approach $\pi_{r^*}$ as the sample grows,
+//! goodness-of-fit test), and the learnt policy must approach $\pi_{r^\*}$ as the sample grows,
 //! at the parametric rate $n^{-1/2}$.
 
 use std::collections::BTreeMap;
@@ -38,7 +38,7 @@ fn draw(log_p: &[f64], rng: &mut StdRng) -> usize {
 }
 
 /// Step 1 of the recipe: for every prompt, `per_prompt` pairs $y_1, y_2 \sim \pi_{\text{ref}}$
-/// labelled $y_1 \succ y_2$ with probability $\sigma(r^*(x,y_1) - r^*(x,y_2))$; each pair has
+/// labelled $y_1 \succ y_2$ with probability $\sigma(r^\*(x,y_1) - r^\*(x,y_2))$; each pair has
 /// weight $1/N$ ($N$ = all pairs), so the weighted loss is the empirical mean.
 pub fn sample_preferences(problem: &Problem, per_prompt: usize, seed: u64) -> Vec<Pair> {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -84,7 +84,7 @@ pub fn aggregate(pairs: &[Pair]) -> Vec<Pair> {
 /// A Pearson goodness-of-fit test of sampled preferences against Bradley–Terry.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GoodnessOfFit {
-    /// $\chi^2 = \sum_{x,\{a,b\}} (W_{ab} - n_{ab}\,p_{ab})^2 / (n_{ab}\,p_{ab}(1-p_{ab}))$ over
+    /// $\chi^2 = \sum_{x,\\{a,b\\}} (W_{ab} - n_{ab}\\,p_{ab})^2 / (n_{ab}\\,p_{ab}(1-p_{ab}))$ over
     /// the unordered pairs $a \ne b$ compared $n_{ab} > 0$ times, $W_{ab}$ the wins of $a$.
     pub statistic: f64,
     /// Degrees of freedom: the number of such pairs (one free cell each).
@@ -131,7 +131,7 @@ pub fn learnt_policy(
     Ok(minimise_tabular(problem.log_ref(), &pairs, problem.beta())?.policy)
 }
 
-/// $\sum_x\|\pi(\cdot|x) - \pi^*(\cdot|x)\|_2^2$.
+/// $\sum_x\\|\pi(\cdot|x) - \pi^\*(\cdot|x)\\|\_2^2$.
 fn squared_distance(log_pi: &Array2<f64>, target: &Array2<f64>) -> f64 {
     log_pi
         .iter()
@@ -140,13 +140,13 @@ fn squared_distance(log_pi: &Array2<f64>, target: &Array2<f64>) -> f64 {
         .sum()
 }
 
-/// The asymptotic mean of $\sum_x\|\hat\pi(\cdot|x) - \pi_{r^*}(\cdot|x)\|_2^2$ for the empirical
+/// The asymptotic mean of $\sum_x\\|\hat\pi(\cdot|x) - \pi_{r^\*}(\cdot|x)\\|\_2^2$ for the empirical
 /// minimiser with `per_prompt` pairs per prompt ($N$ pairs in all):
 /// $\operatorname{tr}(J H^{-1} J^\top)/N$.
 ///
-/// $H$ is the Hessian of the population loss at $\pi_{r^*}$ over the free logits; since the
+/// $H$ is the Hessian of the population loss at $\pi_{r^\*}$ over the free logits; since the
 /// labels follow the model, the per-sample gradient has covariance $H$ too (the information
-/// equality), so $\hat\theta - \theta^* \approx \mathcal N(0, H^{-1}/N)$. $J_{yk} =
+/// equality), so $\hat\theta - \theta^\* \approx \mathcal N(0, H^{-1}/N)$. $J_{yk} =
 /// \partial\pi(y|x)/\partial\theta_{x,k} = \pi(y|x)([y=k] - \pi(k|x))$ maps it to probabilities.
 pub fn predicted_squared_error(problem: &Problem, per_prompt: usize) -> Result<f64, MinimiseError> {
     let (xs, ys) = (problem.prompts(), problem.responses());
@@ -198,11 +198,11 @@ pub fn predicted_squared_error(problem: &Problem, per_prompt: usize) -> Result<f
 /// The learnt policy's error as the sample grows (see [`error_rate`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateReport {
-    /// Root-mean-square worst-prompt total-variation distance to $\pi_{r^*}$, per sample size.
+    /// Root-mean-square worst-prompt total-variation distance to $\pi_{r^\*}$, per sample size.
     pub rms_tv: Vec<f64>,
     /// Least-squares slope of $\log(\text{RMS TV})$ against $\log n$ ($-1/2$ expected).
     pub exponent: f64,
-    /// Mean of $\sum_x\|\hat\pi - \pi_{r^*}\|_2^2$ over the replications divided by
+    /// Mean of $\sum_x\\|\hat\pi - \pi_{r^\*}\\|\_2^2$ over the replications divided by
     /// [`predicted_squared_error`], per sample size ($\to 1$ as $n$ grows).
     pub mse_ratio: Vec<f64>,
 }

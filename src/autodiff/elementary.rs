@@ -10,39 +10,39 @@
 //! gives the mathematical limit, and for every finite argument where the function is finite the
 //! derivative is finite too.
 
-/// $f(x) = e^x$, $f'(x) = e^x$.
+/// $f(x) = e^x$, $f\'(x) = e^x$.
 #[inline]
 pub fn exp(x: f64) -> (f64, f64) {
     let v = x.exp();
     (v, v)
 }
 
-/// $f(x) = \ln x$, $f'(x) = 1/x$.
+/// $f(x) = \ln x$, $f\'(x) = 1/x$.
 #[inline]
 pub fn ln(x: f64) -> (f64, f64) {
     (x.ln(), 1.0 / x)
 }
 
-/// $f(x) = \ln(1 + x)$, $f'(x) = 1/(1 + x)$, accurate for small $|x|$.
+/// $f(x) = \ln(1 + x)$, $f\'(x) = 1/(1 + x)$, accurate for small $|x|$.
 #[inline]
 pub fn ln_1p(x: f64) -> (f64, f64) {
     (x.ln_1p(), 1.0 / (1.0 + x))
 }
 
-/// $f(x) = e^x - 1$, $f'(x) = e^x$, accurate for small $|x|$.
+/// $f(x) = e^x - 1$, $f\'(x) = e^x$, accurate for small $|x|$.
 #[inline]
 pub fn exp_m1(x: f64) -> (f64, f64) {
     (x.exp_m1(), x.exp())
 }
 
-/// $f(x) = \sqrt{x}$, $f'(x) = 1/(2\sqrt{x})$.
+/// $f(x) = \sqrt{x}$, $f\'(x) = 1/(2\sqrt{x})$.
 #[inline]
 pub fn sqrt(x: f64) -> (f64, f64) {
     let s = x.sqrt();
     (s, 0.5 / s)
 }
 
-/// $f(x) = x^n$, $f'(x) = n x^{n-1}$ (and $f' = 0$ for $n = 0$).
+/// $f(x) = x^n$, $f\'(x) = n x^{n-1}$ (and $f\' = 0$ for $n = 0$).
 #[inline]
 pub fn powi(x: f64, n: i32) -> (f64, f64) {
     let d = if n == 0 {
@@ -53,7 +53,7 @@ pub fn powi(x: f64, n: i32) -> (f64, f64) {
     (x.powi(n), d)
 }
 
-/// $f(x) = \max(x, 0)$; $f'(x) = 1$ for $x > 0$ and $0$ for $x \le 0$.
+/// $f(x) = \max(x, 0)$; $f\'(x) = 1$ for $x > 0$ and $0$ for $x \le 0$.
 ///
 /// At the kink $x = 0$ the derivative is defined as $0$ (the left derivative, one element of
 /// the subdifferential $[0, 1]$). A NaN argument gives NaN (unlike `f64::max`, which would
@@ -69,7 +69,7 @@ pub fn relu(x: f64) -> (f64, f64) {
     }
 }
 
-/// $f(x) = |x|$; $f'(x) = \operatorname{sign}(x)$, with $f'(0) = 0$.
+/// $f(x) = |x|$; $f\'(x) = \operatorname{sign}(x)$, with $f\'(0) = 0$.
 #[inline]
 pub fn abs(x: f64) -> (f64, f64) {
     let d = if x > 0.0 {
@@ -84,7 +84,7 @@ pub fn abs(x: f64) -> (f64, f64) {
     (x.abs(), d)
 }
 
-/// The logistic function $\sigma(x) = 1/(1 + e^{-x})$, $\sigma'(x) = \sigma(x)\,\sigma(-x)$.
+/// The logistic function $\sigma(x) = 1/(1 + e^{-x})$, $\sigma\'(x) = \sigma(x)\\,\sigma(-x)$.
 ///
 /// Evaluated as $1/(1+e^{-x})$ for $x \ge 0$ and $e^{x}/(1+e^{x})$ for $x < 0$, so that no
 /// exponential overflows; the derivative is the product of the two stable halves, which keeps
@@ -96,7 +96,7 @@ pub fn sigmoid(x: f64) -> (f64, f64) {
 }
 
 /// $f(x) = \operatorname{softplus}(x) = \ln(1 + e^x) = \max(x, 0) + \ln(1 + e^{-|x|})$,
-/// $f'(x) = \sigma(x)$.
+/// $f\'(x) = \sigma(x)$.
 #[inline]
 pub fn softplus(x: f64) -> (f64, f64) {
     let (value, (s, _)) = softplus_with_logistic(x);
@@ -104,7 +104,7 @@ pub fn softplus(x: f64) -> (f64, f64) {
 }
 
 /// $f(x) = \ln \sigma(x) = -\operatorname{softplus}(-x)
-/// = -(\max(-x, 0) + \ln(1 + e^{-|x|}))$, $f'(x) = \sigma(-x)$.
+/// = -(\max(-x, 0) + \ln(1 + e^{-|x|}))$, $f\'(x) = \sigma(-x)$.
 ///
 /// Finite with a finite derivative for every finite $x$; the naive $\ln(1/(1+e^{-x}))$ is
 /// $-\infty$ in `f64` once $x < -709.8$.

@@ -3,7 +3,7 @@
 //! Node $i$ stores its parents $p$ with the local partial derivatives $\partial v_i/\partial v_p$.
 //! Nodes are only ever appended, and a node's parents exist before it, so creation order is a
 //! topological order and the backward pass is one sweep from the output down to node 0:
-//! $$\bar v_p \mathrel{+}= \bar v_i \,\frac{\partial v_i}{\partial v_p},\qquad \bar v_{\text{out}} = 1.$$
+//! $$\bar v_p \mathrel{+}= \bar v_i \\,\frac{\partial v_i}{\partial v_p},\qquad \bar v_{\text{out}} = 1.$$
 //!
 //! A [`Tape`] exists only inside [`with_tape`]. Each call brands its tape and variables with a
 //! fresh, invariant lifetime `'id`, so a variable of one tape cannot be combined with a variable
@@ -259,7 +259,7 @@ pub struct Gradients<'id> {
 }
 
 impl<'id> Gradients<'id> {
-    /// $\partial\,\text{output}/\partial v$; zero for a variable created after the output.
+    /// $\partial\\,\text{output}/\partial v$; zero for a variable created after the output.
     pub fn wrt(&self, v: Var<'id>) -> f64 {
         self.adjoint.get(v.index).copied().unwrap_or(0.0)
     }

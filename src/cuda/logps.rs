@@ -6,7 +6,7 @@
 //! positions $S_b$ (label ≠ `ignore_index` and mask true), divided by $|S_b|$ under
 //! [`Reduction::Mean`]. One block reads each scored row once with an online log-sum-exp; unscored
 //! rows are not read. The backward pass writes
-//! $\partial(\sum_b g_b \log p_b)/\partial x_{b,t,v} = g_b\,(\mathrm{softmax}(x_{b,t,:})_v - [v = y_{b,t+1}])$
+//! $\partial(\sum_b g_b \log p_b)/\partial x_{b,t,v} = g_b\\,(\mathrm{softmax}(x_{b,t,:})\_v - [v = y_{b,t+1}])$
 //! (divided by $|S_b|$ under the mean) on scored rows and 0 elsewhere, from the row's
 //! log-sum-exp saved by the forward pass: it reads the logits once and writes the gradient once.
 

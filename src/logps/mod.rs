@@ -1,4 +1,4 @@
-//! Sequence log-probabilities $\log\pi(y|x) = \sum_t \log\operatorname{softmax}(\text{logits}_t)_{y_t}$
+//! Sequence log-probabilities $\log\pi(y|x) = \sum_t \log\operatorname{softmax}(\text{logits}\_t)\_{y_t}$
 //! from logits `[B, T, V]` and labels `[B, T]`, and their gradient with respect to the logits.
 //!
 //! - **Causal shift** ([`LogpOptions::shift`]): the logits at position $t$ predict the label at
@@ -11,7 +11,7 @@
 //!   NaN ([`EmptyRule::Nan`], the authors' code) or $0$ ([`EmptyRule::ClampToOne`]: TRL divides
 //!   by $\max(n, 1)$).
 //! - **Numerics**: one pass over each vocabulary row with an online max-shifted log-sum-exp in
-//!   `f64` ($m \leftarrow \max(m, x)$, $s \leftarrow s\,e^{m_{\text{old}} - m} + e^{x - m}$), so no
+//!   `f64` ($m \leftarrow \max(m, x)$, $s \leftarrow s\\,e^{m_{\text{old}} - m} + e^{x - m}$), so no
 //!   exponential overflows. [`sequence_logps_with_precision`] reproduces a trainer that takes the
 //!   log-softmax in `f32` or bf16 ([`Precision`]).
 
@@ -412,9 +412,9 @@ fn reduced_token_logp(
     Ok(precision.store(stored[label] - (m + s.ln())))
 }
 
-/// $\partial\big(\sum_b u_b\,\text{logps}_b\big)/\partial\,\text{logits}$ for `upstream` $u$ of
+/// $\partial\big(\sum_b u_b\\,\text{logps}\_b\big)/\partial\\,\text{logits}$ for `upstream` $u$ of
 /// length $B$: at each scored position $(b, t)$ with label $y$ it is
-/// $u_b\,(\mathbb 1(v = y) - \operatorname{softmax}(\text{logits}_{b,t})_v)$, divided by the row's
+/// $u_b\\,(\mathbb 1(v = y) - \operatorname{softmax}(\text{logits}\_{b,t})\_v)$, divided by the row's
 /// count under [`Reduction::Mean`]; zero at unscored positions. (This is the derivative of the
 /// log-probability; the gradient of the negative log-likelihood, softmax minus one-hot, is its
 /// negative.) Computed in `f64`.

@@ -4,11 +4,11 @@
 
 use crate::scalar::Real;
 
-/// NCA (pair): $\ell = -\log\sigma(\beta\ell_w) - \tfrac12\log\sigma(-\beta\ell_w)
-/// - \tfrac12\log\sigma(-\beta\ell_l)$.
+/// NCA (pair): $\ell = -\log\sigma(\beta\ell_w) - \tfrac12\log\sigma(-\beta\ell_w) -
+/// \tfrac12\log\sigma(-\beta\ell_l)$.
 ///
 /// Closed form: $\partial\ell/\partial\ell_w = \beta\big(-\sigma(-\beta\ell_w) + \tfrac12\sigma(\beta\ell_w)\big)$,
-/// $\partial\ell/\partial\ell_l = \tfrac12\beta\,\sigma(\beta\ell_l)$.
+/// $\partial\ell/\partial\ell_l = \tfrac12\beta\\,\sigma(\beta\ell_l)$.
 pub fn nca_pair<R: Real>(beta: f64, lw: R, ll: R) -> R {
     let (zw, zl) = (lw * beta, ll * beta);
     -zw.log_sigmoid() - (-zw).log_sigmoid() * 0.5 - (-zl).log_sigmoid() * 0.5
@@ -27,8 +27,8 @@ pub fn nca_pair_grad(beta: f64, lw: f64, ll: f64) -> [f64; 2] {
 /// $\delta$ is a running mean of past rewards (TRL up to 0.28) treated as a constant (it is
 /// detached from the graph), or $0$ without the shift.
 ///
-/// Closed form: $\partial\ell/\partial\ell_w = -\beta\,\sigma(\delta - \beta\ell_w)$,
-/// $\partial\ell/\partial\ell_l = \beta\,\sigma(\beta\ell_l - \delta)$.
+/// Closed form: $\partial\ell/\partial\ell_w = -\beta\\,\sigma(\delta - \beta\ell_w)$,
+/// $\partial\ell/\partial\ell_l = \beta\\,\sigma(\beta\ell_l - \delta)$.
 pub fn bco_pair<R: Real>(beta: f64, delta: f64, lw: R, ll: R) -> R {
     -(lw * beta - delta).log_sigmoid() - (-(ll * beta - delta)).log_sigmoid()
 }
@@ -44,8 +44,8 @@ pub fn bco_pair_grad(beta: f64, delta: f64, lw: f64, ll: f64) -> [f64; 2] {
 /// APO-zero: $\ell = (1 - \sigma(\beta\ell_w)) + \sigma(\beta\ell_l)$: push the chosen log-ratio up and
 /// the rejected one down, each on its own.
 ///
-/// Closed form: $\partial\ell/\partial\ell_w = -\beta\,\sigma(\beta\ell_w)\sigma(-\beta\ell_w)$,
-/// $\partial\ell/\partial\ell_l = \beta\,\sigma(\beta\ell_l)\sigma(-\beta\ell_l)$.
+/// Closed form: $\partial\ell/\partial\ell_w = -\beta\\,\sigma(\beta\ell_w)\sigma(-\beta\ell_w)$,
+/// $\partial\ell/\partial\ell_l = \beta\\,\sigma(\beta\ell_l)\sigma(-\beta\ell_l)$.
 pub fn apo_zero<R: Real>(beta: f64, lw: R, ll: R) -> R {
     -(lw * beta).sigmoid() + 1.0 + (ll * beta).sigmoid()
 }
@@ -62,8 +62,8 @@ pub fn apo_zero_grad(beta: f64, lw: f64, ll: f64) -> [f64; 2] {
 /// push the chosen log-ratio down.
 ///
 /// Closed form, with $z = \beta(\ell_w - \ell_l)$:
-/// $\partial\ell/\partial\ell_w = \beta\big(\sigma'(\beta\ell_w) - \sigma'(z)\big)$,
-/// $\partial\ell/\partial\ell_l = \beta\,\sigma'(z)$, $\sigma' = \sigma(x)\sigma(-x)$.
+/// $\partial\ell/\partial\ell_w = \beta\big(\sigma\'(\beta\ell_w) - \sigma\'(z)\big)$,
+/// $\partial\ell/\partial\ell_l = \beta\\,\sigma\'(z)$, $\sigma\' = \sigma(x)\sigma(-x)$.
 pub fn apo_down<R: Real>(beta: f64, lw: R, ll: R) -> R {
     (lw * beta).sigmoid() - ((lw - ll) * beta).sigmoid() + 1.0
 }
@@ -74,7 +74,7 @@ pub fn apo_down_grad(beta: f64, lw: f64, ll: f64) -> [f64; 2] {
     [beta * (logistic_slope(beta * lw) - margin), beta * margin]
 }
 
-/// $\sigma'(x) = \sigma(x)\,\sigma(-x)$, each factor computed without cancellation.
+/// $\sigma\'(x) = \sigma(x)\\,\sigma(-x)$, each factor computed without cancellation.
 fn logistic_slope(x: f64) -> f64 {
     x.sigmoid() * (-x).sigmoid()
 }

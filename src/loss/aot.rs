@@ -9,7 +9,7 @@
 //! smallest. **Not permutation-equivariant**: the $k$-th loss belongs to the $k$-th rank, not to
 //! pair $k$, and the loss of a pair depends on the other pairs of its batch. Permuting the pairs
 //! leaves the sorted losses (and the mean) unchanged. The gradient flows through the sorting
-//! permutation: $\partial \bar\ell/\partial a_{\pi_a(k)} = \beta\,\ell'(\beta d_k)/B$. Ties are
+//! permutation: $\partial \bar\ell/\partial a_{\pi_a(k)} = \beta\\,\ell\'(\beta d_k)/B$. Ties are
 //! ordered by index (a stable sort); where values tie the loss is not differentiable but both
 //! one-sided orders give the same sorted values.
 
@@ -34,7 +34,7 @@ pub fn aot_losses<R: Real>(beta: f64, eps: f64, a: &[R], b: &[R]) -> Vec<R> {
 }
 
 /// The closed-form gradient of the mean of [`aot_losses`] with respect to `a` and `b`:
-/// $\partial\bar\ell/\partial a_{\pi_a(k)} = \beta\,\ell'(\beta d_k)/B
+/// $\partial\bar\ell/\partial a_{\pi_a(k)} = \beta\\,\ell\'(\beta d_k)/B
 /// = -\partial\bar\ell/\partial b_{\pi_b(k)}$.
 pub fn aot_grad(beta: f64, eps: f64, a: &[f64], b: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let (oa, ob) = (ascending_order(a), ascending_order(b));

@@ -1,6 +1,6 @@
 //! DiscoPOP (the log-ratio modulated loss found by LLM-driven objective discovery): a blend of
 //! the logistic and exponential losses, gated by $m = \sigma(z/\tau)$:
-//! $$\ell(z) = -\log\sigma(z)\,(1 - m) + e^{-z} m, \qquad z = \beta h,\ \tau > 0
+//! $$\ell(z) = -\log\sigma(z)\\,(1 - m) + e^{-z} m, \qquad z = \beta h,\ \tau > 0
 //! \ (\text{default } 0.05).$$
 
 use crate::scalar::Real;
@@ -17,9 +17,9 @@ pub fn discopop<R: Real>(z: R, tau: f64) -> R {
     -(z.log_sigmoid()) * (-m + 1.0) + exponential
 }
 
-/// With $m' = m(1-m)/\tau$ and $E = e^{-z}m$:
-/// $$\ell'(z) = -\sigma(-z)(1-m) + \log\sigma(z)\,\frac{m(1-m)}{\tau}
-/// + E\Big(\frac{1-m}{\tau} - 1\Big).$$
+/// With $m\' = m(1-m)/\tau$ and $E = e^{-z}m$:
+/// $$\ell\'(z) = -\sigma(-z)(1-m) + \log\sigma(z)\\,\frac{m(1-m)}{\tau} +
+/// E\Big(\frac{1-m}{\tau} - 1\Big).$$
 pub fn discopop_dz(z: f64, tau: f64) -> f64 {
     let m = (z / tau).sigmoid();
     let one_minus_m = (-z / tau).sigmoid();

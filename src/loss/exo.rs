@@ -15,8 +15,8 @@ pub fn exo_pair<R: Real>(z: R, eps: f64) -> R {
     qw * (z.log_sigmoid() - (1.0 - eps).ln()) + ql * ((-z).log_sigmoid() - eps.ln())
 }
 
-/// With $q_w' = q_w q_l = -q_l'$ and $\log q_w - \log q_l = z$, the two product rules collapse to
-/// $$\ell'(z) = q_w q_l\,\big(z - \log(1-\varepsilon) + \log\varepsilon\big).$$
+/// With $q_w\' = q_w q_l = -q_l\'$ and $\log q_w - \log q_l = z$, the two product rules collapse to
+/// $$\ell\'(z) = q_w q_l\\,\big(z - \log(1-\varepsilon) + \log\varepsilon\big).$$
 pub fn exo_pair_dz(z: f64, eps: f64) -> f64 {
     z.sigmoid() * (-z).sigmoid() * (z - (1.0 - eps).ln() + eps.ln())
 }

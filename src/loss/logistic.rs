@@ -16,7 +16,7 @@ pub fn cdpo<R: Real>(z: R, eps: f64) -> R {
     -(z.log_sigmoid() * (1.0 - eps)) - (-z).log_sigmoid() * eps
 }
 
-/// $\ell'(z) = -(1-\varepsilon)\,\sigma(-z) + \varepsilon\,\sigma(z)$ (from
+/// $\ell\'(z) = -(1-\varepsilon)\\,\sigma(-z) + \varepsilon\\,\sigma(z)$ (from
 /// $\frac{d}{dz}\log\sigma(z) = \sigma(-z)$).
 pub fn cdpo_dz(z: f64, eps: f64) -> f64 {
     -(1.0 - eps) * (-z).sigmoid() + eps * z.sigmoid()
@@ -33,7 +33,7 @@ pub fn robust<R: Real>(z: R, eps: f64) -> R {
     (-(z.log_sigmoid() * (1.0 - eps)) + (-z).log_sigmoid() * eps) / (1.0 - 2.0 * eps)
 }
 
-/// $\ell'(z) = \dfrac{-(1-\varepsilon)\,\sigma(-z) - \varepsilon\,\sigma(z)}{1-2\varepsilon}$.
+/// $\ell\'(z) = \dfrac{-(1-\varepsilon)\\,\sigma(-z) - \varepsilon\\,\sigma(z)}{1-2\varepsilon}$.
 pub fn robust_dz(z: f64, eps: f64) -> f64 {
     (-(1.0 - eps) * (-z).sigmoid() - eps * z.sigmoid()) / (1.0 - 2.0 * eps)
 }

@@ -14,12 +14,12 @@ pub struct LossOutput<T = f64> {
     pub rejected_rewards: Vec<T>,
     /// The batch mean of `losses`.
     pub loss: f64,
-    /// $\partial\,\text{loss}/\partial\,\text{policy\_chosen}_i$ (closed form).
+    /// $\partial\\,\text{loss}/\partial\\,\text{policy\\\_chosen}\_i$ (closed form).
     pub grad_policy_chosen: Vec<T>,
-    /// $\partial\,\text{loss}/\partial\,\text{policy\_rejected}_i$.
+    /// $\partial\\,\text{loss}/\partial\\,\text{policy\\\_rejected}\_i$.
     pub grad_policy_rejected: Vec<T>,
-    /// $\partial\,\text{loss}/\partial\,\text{reference\_chosen}_i$.
+    /// $\partial\\,\text{loss}/\partial\\,\text{reference\\\_chosen}\_i$.
     pub grad_reference_chosen: Vec<T>,
-    /// $\partial\,\text{loss}/\partial\,\text{reference\_rejected}_i$.
+    /// $\partial\\,\text{loss}/\partial\\,\text{reference\\\_rejected}\_i$.
     pub grad_reference_rejected: Vec<T>,
 }

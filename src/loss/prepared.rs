@@ -244,7 +244,7 @@ fn pair_loss<R: Real>(s: &LossSpec, lw: R, ll: R) -> R {
 }
 
 /// The closed-form gradient of [`pair_loss`] with respect to $(\ell_w, \ell_l)$. For the losses of
-/// the margin $z = \beta(\ell_w - \ell_l)$ it is $\beta\,\ell'(z)\,(1, -1)$.
+/// the margin $z = \beta(\ell_w - \ell_l)$ it is $\beta\\,\ell\'(z)\\,(1, -1)$.
 fn pair_gradient(s: &LossSpec, lw: f64, ll: f64) -> [f64; 2] {
     let (beta, eps) = (s.beta, s.label_smoothing);
     let z = (lw - ll) * beta;

@@ -82,11 +82,11 @@ impl Policy for LogLinearPolicy {
     fn params(&self) -> &[f64] {
         &self.theta
     }
-    /// $\log\pi(y|x) = \theta\cdot\phi(x,y) - \log\sum_{y'} e^{\theta\cdot\phi(x,y')}$.
+    /// $\log\pi(y|x) = \theta\cdot\phi(x,y) - \log\sum_{y\'} e^{\theta\cdot\phi(x,y\')}$.
     fn log_probs<R: Real>(&self, theta: &[R], x: usize) -> Vec<R> {
         log_softmax_nonempty(&self.logits(theta, x))
     }
-    /// $\nabla_\theta\log\pi(y|x) = \phi(x,y) - \sum_{y'}\pi(y'|x)\,\phi(x,y')$.
+    /// $\nabla_\theta\log\pi(y|x) = \phi(x,y) - \sum_{y\'}\pi(y\'|x)\\,\phi(x,y\')$.
     fn score(&self, theta: &[f64], x: usize, y: usize) -> Vec<f64> {
         let p = softmax(&self.logits(theta, x));
         let phi = self.features.index_axis(ndarray::Axis(0), x);

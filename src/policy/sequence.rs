@@ -5,7 +5,7 @@
 //! content token ($c = 0$ at the start). A response is a content sequence $t_1\dots t_k$ with
 //! $0 \le k \le L$: it ends with END when $k < L$, and the length bound $L$ ends it otherwise.
 //! So
-//! $$\log\pi(y|x) = \sum_{i=1}^{k} \log\pi(t_i \mid x, t_{i-1}) + \mathbf 1_{k < L}\,\log\pi(\text{END}\mid x, t_k),$$
+//! $$\log\pi(y|x) = \sum_{i=1}^{k} \log\pi(t_i \mid x, t_{i-1}) + \mathbf 1_{k < L}\\,\log\pi(\text{END}\mid x, t_k),$$
 //! and the $\sum_{k=0}^{L} V^k$ responses are enumerated, making every expectation and
 //! $Z(x)$ an exact sum. Unlike the tabular policy it cannot represent every distribution over
 //! responses (a bigram forgets all but the last token).
@@ -130,9 +130,9 @@ impl SequencePolicy {
         self.max_len
     }
 
-    /// Sequence-level $\mathrm{KL}(\pi(\cdot|x)\,\|\,\rho(\cdot|x))$ to another bigram policy
+    /// Sequence-level $\mathrm{KL}(\pi(\cdot|x)\\,\\|\\,\rho(\cdot|x))$ to another bigram policy
     /// $\rho$ of the same vocabulary and length bound, by the chain rule of relative entropy:
-    /// $$\mathrm{KL}(\pi\|\rho) = \sum_{s:\,|s| < L}\pi(s)\,\mathrm{KL}\big(\pi(\cdot\mid x,s)\,\|\,\rho(\cdot\mid x,s)\big),$$
+    /// $$\mathrm{KL}(\pi\\|\rho) = \sum_{s:\\,|s| < L}\pi(s)\\,\mathrm{KL}\big(\pi(\cdot\mid x,s)\\,\\|\\,\rho(\cdot\mid x,s)\big),$$
     /// summing over content prefixes $s$ (whose next output is still drawn) the per-token
     /// divergence weighted by the prefix probability $\pi(s) = \prod_i \pi(t_i\mid x,t_{i-1})$.
     /// This is how per-token KL penalties add up to the sequence-level one.

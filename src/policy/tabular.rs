@@ -1,4 +1,4 @@
-//! The tabular policy: $\pi_\theta(y|x) = \operatorname{softmax}(\theta_{x,\cdot})_y$.
+//! The tabular policy: $\pi_\theta(y|x) = \operatorname{softmax}(\theta_{x,\cdot})\_y$.
 
 use ndarray::Array2;
 use ndarray_rand::rand::rngs::StdRng;
@@ -66,12 +66,12 @@ impl Policy for TabularPolicy {
     fn params(&self) -> &[f64] {
         &self.logits
     }
-    /// $\log\pi(y|x) = \theta_{x,y} - \log\sum_{y'} e^{\theta_{x,y'}}$.
+    /// $\log\pi(y|x) = \theta_{x,y} - \log\sum_{y\'} e^{\theta_{x,y\'}}$.
     fn log_probs<R: Real>(&self, theta: &[R], x: usize) -> Vec<R> {
         let y = self.responses;
         log_softmax_nonempty(&theta[x * y..(x + 1) * y])
     }
-    /// $\partial\log\pi(y|x)/\partial\theta_{x',y'} = [x'=x]\,([y'=y] - \pi(y'|x))$.
+    /// $\partial\log\pi(y|x)/\partial\theta_{x\',y\'} = [x\'=x]\\,([y\'=y] - \pi(y\'|x))$.
     fn score(&self, theta: &[f64], x: usize, y: usize) -> Vec<f64> {
         let n = self.responses;
         let mut g = vec![0.0; theta.len()];

@@ -280,7 +280,7 @@ pub fn logits_problem() -> (Array3<f64>, Array2<i64>, Array2<bool>) {
     (logits, labels, mask)
 }
 
-/// $\partial(\sum_b u_b \log p_b)/\partial\,\text{logits}$ on the tape, through `log_softmax` on
+/// $\partial(\sum_b u_b \log p_b)/\partial\\,\text{logits}$ on the tape, through `log_softmax` on
 /// `Var`, with the shift and masking written out directly.
 pub fn logps_tape_gradient(
     logits: &Array3<f64>,

@@ -18,7 +18,7 @@ use super::{max_rel_error, Case, BETAS};
 /// differences vs tape).
 ///
 /// Errors are measured against the scale of the terms the gradient sums,
-/// $\max_k\sum_i w_i\beta\,\sigma(-\beta h_i)\,(|\partial_k\log\pi(y_w)| + |\partial_k\log\pi(y_l)|)$:
+/// $\max_k\sum_i w_i\beta\\,\sigma(-\beta h_i)\\,(|\partial_k\log\pi(y_w)| + |\partial_k\log\pi(y_l)|)$:
 /// the routes add the same terms in different orders (the tape cancels a tie's two equal and
 /// opposite adjoints only after adding them to others), so they agree to a few ulps of that
 /// sum, not of the total, which can be far smaller. Finite differences are held to the larger

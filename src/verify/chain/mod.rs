@@ -1,6 +1,6 @@
 //! Claims of the derivation chain (`proofs/`), checked on built-in problems: three seeds,
 //! three response-set sizes (the toy sequence policy's 3, 7 and 15 responses), reference
-//! policies both tabular and autoregressive, and $\beta \in \{0.05, 0.1, 1, 5\}$.
+//! policies both tabular and autoregressive, and $\beta \in \\{0.05, 0.1, 1, 5\\}$.
 
 use ndarray::Array2;
 
@@ -38,8 +38,8 @@ pub struct Case {
     pub seed: u64,
 }
 
-/// The built-in problems: for seeds 0, 1, 2 and shapes $(X, V, L) \in \{(2,2,1), (3,2,2),
-/// (2,2,3)\}$ ($Y$ = 3, 7, 15) at every $\beta$ of [`BETAS`]; the reference policy is a random
+/// The built-in problems: for seeds 0, 1, 2 and shapes $(X, V, L) \in \\{(2,2,1), (3,2,2),
+/// (2,2,3)\\}$ ($Y$ = 3, 7, 15) at every $\beta$ of [`BETAS`]; the reference policy is a random
 /// tabular policy for even seeds and a random sequence policy for odd ones; $r \sim U(-1,1)$.
 pub fn cases() -> Vec<Case> {
     let mut out = Vec::new();

@@ -76,7 +76,7 @@ pub(super) fn policy_checks() -> Vec<ClaimCheck> {
 }
 
 /// The sequence policy's $\pi(y|x)$ against the product of per-token probabilities, each
-/// $e^{\theta_t}/\sum_{t'} e^{\theta_{t'}}$ computed directly.
+/// $e^{\theta_t}/\sum_{t\'} e^{\theta_{t\'}}$ computed directly.
 fn sequence_token_errors(seq: &SequencePolicy) -> Vec<f64> {
     let theta = seq.params();
     let width = theta.len() / seq.prompts();

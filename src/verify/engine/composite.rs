@@ -9,7 +9,7 @@ use crate::prec::{composite_rel, softmax_rel, UNIT_ROUNDOFF};
 use crate::scalar::{log_softmax, mean, Real};
 
 /// A tabular softmax policy's log-probability of response `y`:
-/// $\log\pi_\theta(y) = \theta_y - \log\sum_{y'} e^{\theta_{y'}}$.
+/// $\log\pi_\theta(y) = \theta_y - \log\sum_{y\'} e^{\theta_{y\'}}$.
 pub fn tabular_log_prob<R: Real>(theta: &[R], y: usize) -> Result<R, AutodiffError> {
     let index_error = AutodiffError::IndexOutOfRange {
         op: "tabular_log_prob",
@@ -131,7 +131,7 @@ impl Composite {
         }
     }
 
-    /// $\beta\,\sigma(-z)$ at `xs`: the magnitude of every non-zero partial of a pair's loss,
+    /// $\beta\\,\sigma(-z)$ at `xs`: the magnitude of every non-zero partial of a pair's loss,
     /// with $z$ from the margins as derived by hand (the log-sum-exps cancel in a tabular
     /// margin, $\log\pi(y_w) - \log\pi(y_l) = \theta_w - \theta_l$).
     fn loss_slope(&self, xs: &[f64]) -> f64 {

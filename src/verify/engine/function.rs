@@ -11,7 +11,7 @@ use crate::numdiff::{self, Estimate, EVALUATION_REL_ERROR};
 use crate::prec::rel_error;
 use crate::scalar::{Dual, Real};
 
-/// Where an argument may lie: $x \in [\mathit{lo}, \mathit{hi}]$ and $|x| \ge \mathit{min\_abs}$
+/// Where an argument may lie: $x \in [\mathit{lo}, \mathit{hi}]$ and $|x| \ge \mathit{min\\\_abs}$
 /// (to stay clear of a pole or a branch point at 0, or of results `f64` cannot represent).
 /// Inputs are drawn from it within $\pm$[`EXTREME`]; finite differences may step anywhere in it.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -54,7 +54,7 @@ pub enum Op {
     Mean,
     /// $\ln\sum_i e^{x_i}$.
     Logsumexp,
-    /// $\log\operatorname{softmax}(x)_k$.
+    /// $\log\operatorname{softmax}(x)\_k$.
     LogSoftmax(usize),
     /// $\sum_i a_i b_i$ with $a$ the first and $b$ the second half of the arguments.
     Dot,
@@ -114,7 +114,7 @@ pub fn logistic(t: f64) -> f64 {
     }
 }
 
-/// The unary closed forms: $f'(x)$.
+/// The unary closed forms: $f\'(x)$.
 fn unary_derivative(op: Op, x: f64) -> f64 {
     match op {
         Op::Neg => -1.0,
@@ -154,7 +154,7 @@ fn unary_derivative(op: Op, x: f64) -> f64 {
     }
 }
 
-/// $\operatorname{softmax}(x)_j = e^{x_j - m}/\sum_i e^{x_i - m}$ with $m = \max_i x_i$: a
+/// $\operatorname{softmax}(x)\_j = e^{x_j - m}/\sum_i e^{x_i - m}$ with $m = \max_i x_i$: a
 /// route that never forms the log-sum-exp.
 pub fn softmax(xs: &[f64]) -> Vec<f64> {
     let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -163,8 +163,8 @@ pub fn softmax(xs: &[f64]) -> Vec<f64> {
     weights.iter().map(|w| w / total).collect()
 }
 
-/// $\partial \log\operatorname{softmax}(x)_k / \partial x_j = \delta_{jk} - \operatorname{softmax}_j$,
-/// with $1 - \operatorname{softmax}_k$ written as $\sum_{i \ne k}\operatorname{softmax}_i$ (no
+/// $\partial \log\operatorname{softmax}(x)\_k / \partial x_j = \delta_{jk} - \operatorname{softmax}\_j$,
+/// with $1 - \operatorname{softmax}\_k$ written as $\sum_{i \ne k}\operatorname{softmax}\_i$ (no
 /// cancellation).
 pub fn log_softmax_gradient(xs: &[f64], k: usize) -> Vec<f64> {
     let p = softmax(xs);
