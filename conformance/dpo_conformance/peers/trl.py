@@ -101,7 +101,7 @@ class Trl:
             kwargs["reference_free"] = case.reference_free
         elif case.reference_free:
             raise Unreachable(f"TRL {self.version} has no reference-free option")
-        key = tuple(sorted(kwargs.items()))
+        key = repr(sorted(kwargs.items()))
         if key not in self.configs:  # one DPOConfig per parameter set (building one is slow)
             try:
                 self.configs[key] = self.module.DPOConfig(**kwargs)
