@@ -185,7 +185,9 @@ class Trl:
             "chosen_rewards": to_list(cr),
             "rejected_rewards": to_list(rr),
         }
-        if grad is not None:
+        # A response with no scored token has a log-probability of 0 that no model output feeds:
+        # the trainer has no gradient for it, so the gradient fields are not observed.
+        if grad is not None and bool(carries.all()):
             out["grad_policy_chosen_logps"] = to_list(grad[:b])
             out["grad_policy_rejected_logps"] = to_list(grad[b:])
         for k in METRICS:
