@@ -1,0 +1,1 @@
+"""Conformance harness: runs the DPO trainers' own loss code on the dpo-oracle fixtures."""
